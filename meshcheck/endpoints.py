@@ -1,0 +1,75 @@
+"""HTTP endpoints of the add-ons and the storefront, reached directly or through the API server.
+
+An ``Endpoint`` is a base URL with the session that may use it. Through the API server's
+service proxy the session carries the kubeconfig's credentials (built by ``meshcheck.kube``);
+for a direct URL (``--kiali-url`` ...) it is a plain session. Add-on clients only ever see an
+``Endpoint``, so they work the same both ways, and every failure names the endpoint and the
+route it was reached by.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from meshcheck.errors import AddonError
+
+
+@dataclass
+class Endpoint:
+    name: str                      # what it is, for messages: "kiali", "storefront"
+    base_url: str                  # no trailing slash
+    via: str                       # how it is reached, for messages and reports
+    session: requests.Session = field(default_factory=requests.Session)
+    verify: bool | str = True      # passed per request: REQUESTS_CA_BUNDLE must not override it
+    timeout: float = 10.0
+
+    def url(self, path: str) -> str:
+        return self.base_url + "/" + path.lstrip("/")
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """Send one request; connection problems and timeouts become an ``AddonError``."""
+        kwargs.setdefault("timeout", self.timeout)
+        kwargs.setdefault("verify", self.verify)
+        try:
+            return self.session.request(method, self.url(path), **kwargs)
+        except requests.Timeout:
+            raise AddonError(
+                f"{self.name} did not answer {method} {path} within {kwargs['timeout']:.0f}s "
+                f"({self.via}): check that its pods are ready") from None
+        except requests.RequestException as exc:
+            raise AddonError(
+                f"{self.name} cannot be reached for {method} {path} ({self.via}): "
+                f"{_reason(exc)}") from None
+
+    def get(self, path: str, params: dict[str, Any] | None = None, **kwargs: Any) -> requests.Response:
+        return self.request("GET", path, params=params, **kwargs)
+
+    def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """GET a JSON document; a non-2xx status or a body that is not JSON is an ``AddonError``."""
+        response = self.get(path, params=params, headers={"Accept": "application/json"})
+        if not 200 <= response.status_code < 300:
+            raise AddonError(
+                f"{self.name} answered {response.status_code} to GET {path} ({self.via}): "
+                f"{_snippet(response.text)}; check the {self.name} pod's logs")
+        try:
+            return response.json()
+        except (ValueError, json.JSONDecodeError):
+            raise AddonError(
+                f"{self.name} answered GET {path} with a body that is not JSON ({self.via}): "
+                f"{_snippet(response.text)}; check that {self.name} is the service behind "
+                "this address and that its version is supported") from None
+
+
+def _snippet(text: str, limit: int = 120) -> str:
+    text = " ".join(text.split())
+    return repr(text[:limit] + ("…" if len(text) > limit else ""))
+
+
+def _reason(exc: Exception) -> str:
+    """The last line of a requests error, without the URL's query or any header."""
+    text = str(exc).split("(Caused by ")[-1].rstrip(")")
+    return text[:200]

@@ -1,0 +1,54 @@
+"""The one list of layers, shared by the suite's gating, markers, reports and (later) deploy and rubric.
+
+Order matters: a layer may only require layers listed before it, and the suite module of a
+layer is named from its position (``test_10_istio.py``), so people and tools can rely on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    title: str
+    requires: tuple[str, ...]
+    order: int
+
+    @property
+    def module(self) -> str:
+        return f"test_{self.order:02d}_{self.name}"
+
+
+LAYERS: tuple[Layer, ...] = (
+    Layer("cluster", "Nodes, system pods and the Kubernetes dashboard", (), 0),
+    Layer("istio", "Istio control plane, gateways and sidecar injection", ("cluster",), 10),
+    Layer("boutique", "Online Boutique workloads with sidecars", ("istio",), 20),
+    Layer("gateway", "Ingress gateway with an external address routing to frontend", ("boutique",), 30),
+    Layer("storefront", "Shopping through the gateway", ("gateway",), 40),
+    Layer("telemetry", "Prometheus scraping the mesh", ("boutique",), 50),
+    Layer("kiali", "Kiali's graph of the boutique's calls", ("telemetry",), 60),
+    Layer("tracing", "Jaeger or Zipkin traces of the boutique", ("boutique",), 70),
+    Layer("grafana", "Grafana with Prometheus and Istio's dashboards", ("telemetry",), 80),
+)
+
+BY_NAME: dict[str, Layer] = {layer.name: layer for layer in LAYERS}
+
+
+def layer_of_module(module_name: str) -> Layer | None:
+    """Find the layer whose suite module this is (``test_10_istio`` → istio)."""
+    stem = module_name.rsplit(".", 1)[-1]
+    return next((layer for layer in LAYERS if layer.module == stem), None)
+
+
+def prerequisites(name: str) -> list[str]:
+    """Every layer that ``name`` rests on, nearest first."""
+    seen: list[str] = []
+    pending = list(BY_NAME[name].requires)
+    while pending:
+        current = pending.pop(0)
+        if current not in seen:
+            seen.append(current)
+            pending.extend(BY_NAME[current].requires)
+    return seen
