@@ -23,6 +23,7 @@ class Endpoint:
     name: str                      # what it is, for messages: "kiali", "storefront"
     base_url: str                  # no trailing slash
     via: str                       # how it is reached, for messages and reports
+    service: str | None = None     # "namespace/name" of the Service behind it, when known
     session: requests.Session = field(default_factory=requests.Session)
     verify: bool | str = True      # passed per request: REQUESTS_CA_BUNDLE must not override it
     timeout: float = 10.0
