@@ -20,12 +20,12 @@ from meshcheck.errors import AddonError
 
 @dataclass
 class Endpoint:
-    name: str                      # what it is, for messages: "kiali", "storefront"
-    base_url: str                  # no trailing slash
-    via: str                       # how it is reached, for messages and reports
-    service: str | None = None     # "namespace/name" of the Service behind it, when known
+    name: str  # what it is, for messages: "kiali", "storefront"
+    base_url: str  # no trailing slash
+    via: str  # how it is reached, for messages and reports
+    service: str | None = None  # "namespace/name" of the Service behind it, when known
     session: requests.Session = field(default_factory=requests.Session)
-    verify: bool | str = True      # passed per request: REQUESTS_CA_BUNDLE must not override it
+    verify: bool | str = True  # passed per request: REQUESTS_CA_BUNDLE must not override it
     timeout: float = 10.0
 
     def url(self, path: str) -> str:
@@ -40,11 +40,12 @@ class Endpoint:
         except requests.Timeout:
             raise AddonError(
                 f"{self.name} did not answer {method} {path} within {kwargs['timeout']:.0f}s "
-                f"({self.via}): check that its pods are ready") from None
+                f"({self.via}): check that its pods are ready"
+            ) from None
         except requests.RequestException as exc:
             raise AddonError(
-                f"{self.name} cannot be reached for {method} {path} ({self.via}): "
-                f"{_reason(exc)}") from None
+                f"{self.name} cannot be reached for {method} {path} ({self.via}): {_reason(exc)}"
+            ) from None
 
     def get(self, path: str, params: dict[str, Any] | None = None, **kwargs: Any) -> requests.Response:
         return self.request("GET", path, params=params, **kwargs)
@@ -55,14 +56,16 @@ class Endpoint:
         if not 200 <= response.status_code < 300:
             raise AddonError(
                 f"{self.name} answered {response.status_code} to GET {path} ({self.via}): "
-                f"{_snippet(response.text)}; check the {self.name} pod's logs")
+                f"{_snippet(response.text)}; check the {self.name} pod's logs"
+            )
         try:
             return response.json()
         except (ValueError, json.JSONDecodeError):
             raise AddonError(
                 f"{self.name} answered GET {path} with a body that is not JSON ({self.via}): "
                 f"{_snippet(response.text)}; check that {self.name} is the service behind "
-                "this address and that its version is supported") from None
+                "this address and that its version is supported"
+            ) from None
 
 
 def _snippet(text: str, limit: int = 120) -> str:

@@ -54,14 +54,18 @@ def load_profile(source: str | Path | None = None) -> Profile:
         else:
             text = resources.files("meshcheck.profiles").joinpath(f"{source}.yaml").read_text()
     except (OSError, FileNotFoundError) as exc:
-        raise ConfigError(f"profile {source!s} cannot be read ({exc.__class__.__name__}): "
-                          "pass --profile with a profile name or a YAML file") from None
+        raise ConfigError(
+            f"profile {source!s} cannot be read ({exc.__class__.__name__}): "
+            "pass --profile with a profile name or a YAML file"
+        ) from None
     try:
         raw = yaml.safe_load(text)
         return _build(raw)
     except (yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
-        raise ConfigError(f"profile {source!s} is not a valid profile ({exc}): "
-                          "compare it with meshcheck/profiles/online-boutique.yaml") from None
+        raise ConfigError(
+            f"profile {source!s} is not a valid profile ({exc}): "
+            "compare it with meshcheck/profiles/online-boutique.yaml"
+        ) from None
 
 
 def _edges(raw: Any) -> tuple[Edge, ...]:

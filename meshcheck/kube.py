@@ -1,0 +1,378 @@
+"""The one door to the cluster: every Kubernetes API request of the suite goes through ``Cluster``.
+
+Keeping all traffic here is what lets the suite promise things about it in one place:
+- read-only: only GET is ever sent for resources (the proxy to add-ons may POST to the
+  storefront, which changes no Kubernetes object);
+- one list per kind per run, shared by every check, and refreshed only when a wait asks;
+- bounded retries on the answers a busy API server gives (429, 5xx, dropped connections);
+- request counting for benchmarks, and no credential ever in a message.
+
+Only this module imports ``kubernetes``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+import urllib3
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+from kubernetes.config.config_exception import ConfigException
+from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from meshcheck.endpoints import Endpoint
+from meshcheck.errors import ClusterError, ConfigError
+
+Obj = dict[str, Any]
+
+RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A resource kind; ``version`` None means: whichever version the cluster prefers."""
+
+    group: str
+    plural: str
+    namespaced: bool
+    version: str | None = "v1"
+
+    def base(self, version: str) -> str:
+        return f"/api/{version}" if not self.group else f"/apis/{self.group}/{version}"
+
+
+NODES = Kind("", "nodes", False)
+NAMESPACES = Kind("", "namespaces", False)
+PODS = Kind("", "pods", True)
+SERVICES = Kind("", "services", True)
+SERVICE_ACCOUNTS = Kind("", "serviceaccounts", True)
+CONFIG_MAPS = Kind("", "configmaps", True)
+SECRETS = Kind("", "secrets", True)  # only ever read as metadata
+DEPLOYMENTS = Kind("apps", "deployments", True)
+MUTATING_WEBHOOKS = Kind("admissionregistration.k8s.io", "mutatingwebhookconfigurations", False)
+CLUSTER_ROLE_BINDINGS = Kind("rbac.authorization.k8s.io", "clusterrolebindings", False)
+CLUSTER_ROLES = Kind("rbac.authorization.k8s.io", "clusterroles", False)
+ISTIO_GATEWAYS = Kind("networking.istio.io", "gateways", True, None)
+VIRTUAL_SERVICES = Kind("networking.istio.io", "virtualservices", True, None)
+GATEWAYS = Kind("gateway.networking.k8s.io", "gateways", True, None)
+HTTP_ROUTES = Kind("gateway.networking.k8s.io", "httproutes", True, None)
+IP_ADDRESS_POOLS = Kind("metallb.io", "ipaddresspools", True, None)
+L2_ADVERTISEMENTS = Kind("metallb.io", "l2advertisements", True, None)
+
+METADATA_ONLY = "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json"
+
+
+class _Transient(Exception):
+    """An answer worth asking again for (429, 5xx, a dropped connection)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Cluster:
+    """A read-only view of one cluster, shared by every check of a run."""
+
+    def __init__(self, api: k8s_client.ApiClient, *, name: str, timeout: float = 10.0, attempts: int = 4) -> None:
+        self._api = api
+        self.name = name
+        self.server = api.configuration.host.rstrip("/")
+        self.timeout = timeout
+        self.attempts = attempts
+        self._lists: dict[tuple[Kind, str | None], list[Obj]] = {}
+        self._groups: dict[str, str] | None = None
+        self._lock = threading.Lock()
+        self._key_locks: dict[Any, threading.Lock] = {}
+        self.log: list[tuple[str, str]] = []  # (method, path) of every request sent
+
+    # --- connecting -------------------------------------------------------------------------
+
+    @classmethod
+    def connect(cls, kubeconfig: str | None = None, context: str | None = None, *, timeout: float = 10.0) -> Cluster:
+        """Build a client from a kubeconfig (or the in-cluster service account), and say hello.
+
+        Every way this can go wrong ends in a ``ConfigError`` or ``ClusterError`` with one line
+        that says what to fix: a missing or broken file, an unknown context, an unreachable server.
+        """
+        configuration = k8s_client.Configuration()
+        path = kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or None
+        default_path = os.path.expanduser("~/.kube/config")
+        try:
+            if path is None and not os.path.exists(default_path) and os.environ.get("KUBERNETES_SERVICE_HOST"):
+                k8s_config.load_incluster_config(client_configuration=configuration)
+                name = "in-cluster"
+            else:
+                path = path or default_path
+                if not os.path.exists(path):
+                    raise ConfigError(
+                        f"kubeconfig {path} does not exist: pass --kubeconfig PATH, set "
+                        "KUBECONFIG, or use --cluster=sim for the simulated cluster"
+                    )
+                k8s_config.load_kube_config(
+                    config_file=path, context=context, client_configuration=configuration, persist_config=False
+                )
+                name = context or _current_context(path)
+        except ConfigError:
+            raise
+        except ConfigException as exc:
+            raise ConfigError(
+                f"kubeconfig {path or 'in-cluster'} cannot be used: {_config_reason(exc, context)}"
+            ) from None
+        except Exception as exc:  # yaml errors, bad base64, unreadable files
+            raise ConfigError(
+                f"kubeconfig {path} cannot be read ({exc.__class__.__name__}): "
+                "check that it is a valid kubeconfig (kubectl config view)"
+            ) from None
+        cluster = cls(k8s_client.ApiClient(configuration), name=name, timeout=timeout)
+        cluster.version()
+        return cluster
+
+    def version(self) -> Obj:
+        """The server's version: the first request of a run, so a bad server fails fast."""
+        return self.get("/version")
+
+    # --- raw requests -----------------------------------------------------------------------
+
+    def get(
+        self,
+        path: str,
+        params: Iterable[tuple[str, str]] = (),
+        *,
+        accept: str = "application/json",
+        missing_ok: bool = False,
+    ) -> Obj:
+        """GET a path of the API; 404 gives {} when ``missing_ok``, other errors a ``ClusterError``."""
+        status, body = self._send("GET", path, list(params), accept)
+        if status == 404 and missing_ok:
+            return {}
+        if status >= 300:
+            raise ClusterError(self._describe_error("GET", path, status, body))
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise ClusterError(
+                f"the API server at {self.server} answered GET {path} with a body "
+                "that is not JSON: is this a Kubernetes API server?"
+            ) from None
+
+    def _send(self, method: str, path: str, params: list[tuple[str, str]], accept: str) -> tuple[int, bytes]:
+        def attempt() -> tuple[int, bytes]:
+            with self._lock:
+                self.log.append((method, path))
+            try:
+                request = self._api.param_serialize(
+                    method, path, query_params=params, header_params={"Accept": accept}, auth_settings=["BearerToken"]
+                )
+                response = self._api.call_api(*request, _request_timeout=self.timeout)
+                body = response.read()
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                raise _Transient(_connection_reason(exc)) from None
+            if response.status in RETRIED_STATUSES:
+                raise _Transient(f"HTTP {response.status}: {_status_message(body)}")
+            return response.status, body
+
+        try:
+            for try_ in Retrying(
+                stop=stop_after_attempt(self.attempts),
+                wait=wait_exponential(multiplier=0.2, max=2),
+                retry=retry_if_exception_type(_Transient),
+                reraise=False,
+            ):
+                with try_:
+                    return attempt()
+        except RetryError as exc:
+            reason = exc.last_attempt.exception()
+            raise ClusterError(
+                f"the API server at {self.server} did not answer {method} {path} after "
+                f"{self.attempts} attempts ({getattr(reason, 'reason', reason)}): check that the "
+                "cluster is running and that the kubeconfig's server address is reachable"
+            ) from None
+        raise AssertionError("unreachable")  # pragma: no cover - Retrying always returns or raises
+
+    def _describe_error(self, method: str, path: str, status: int, body: bytes) -> str:
+        message = _status_message(body)
+        if status == 401:
+            fix = "the kubeconfig's credentials were refused; refresh them (e.g. log in again)"
+        elif status == 403:
+            fix = (
+                "the kubeconfig's user may not read this; grant it the 'view' ClusterRole "
+                "(kubectl create clusterrolebinding meshcheck-view --clusterrole=view --user=...)"
+            )
+        else:
+            fix = "see the API server's message"
+        return f"the API server refused {method} {path} with {status} ({message}): {fix}"
+
+    # --- lists, once per run ----------------------------------------------------------------
+
+    def served_version(self, group: str) -> str | None:
+        """The preferred version of an API group, or None when the cluster does not serve it."""
+        if not group:
+            return "v1"
+        if self._groups is None:
+            discovery = self.get("/apis")
+            groups = {g["name"]: g["preferredVersion"]["version"] for g in discovery.get("groups", [])}
+            with self._lock:
+                self._groups = groups
+        return self._groups.get(group)
+
+    def list(self, kind: Kind, namespace: str | None = None) -> list[Obj]:
+        """Every object of a kind (cluster-wide unless ``namespace``), read once and shared.
+
+        A kind whose API group the cluster does not serve is simply empty: an absent CRD is an
+        answer ("no Istio Gateway"), not an error.
+        """
+        key = (kind, namespace)
+        with self._lock:
+            lock = self._key_locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._lists:
+                self._lists[key] = self._fetch(kind, namespace)
+            return self._lists[key]
+
+    def list_metadata(self, kind: Kind, namespace: str, field_selector: str = "") -> list[Obj]:
+        """Names, labels and annotations only: how secrets are looked at, never their data."""
+        params = [("fieldSelector", field_selector)] if field_selector else []
+        path = f"/api/v1/namespaces/{namespace}/{kind.plural}"
+        items = self.get(path, params, accept=METADATA_ONLY, missing_ok=True).get("items", [])
+        return [{"metadata": item.get("metadata", {})} for item in items]
+
+    def refresh(self, *kinds: Kind) -> None:
+        """Forget what was read of these kinds, so the next ``list`` reads them again."""
+        with self._lock:
+            for key in [k for k in self._lists if k[0] in kinds]:
+                del self._lists[key]
+
+    def prefetch(self, kinds: Iterable[Kind], workers: int = 8) -> None:
+        """Read several kinds at once: independent requests should not wait for each other."""
+        kinds = list(kinds)
+        with ThreadPoolExecutor(max_workers=min(workers, len(kinds) or 1)) as pool:
+            list(pool.map(self.list, kinds))
+
+    def _fetch(self, kind: Kind, namespace: str | None) -> list[Obj]:
+        version = kind.version or self.served_version(kind.group)
+        if version is None:
+            return []
+        path = kind.base(version)
+        if namespace is not None:
+            path += f"/namespaces/{namespace}"
+        document = self.get(f"{path}/{kind.plural}", missing_ok=True)
+        items = document.get("items") or []
+        api_version = f"{kind.group}/{version}" if kind.group else version
+        for item in items:  # list items carry no kind; checks and messages want it
+            item.setdefault("apiVersion", api_version)
+        return items
+
+    # --- add-ons through the service proxy ---------------------------------------------------
+
+    def service_proxy(self, name: str, namespace: str, service: str, port: int | str, *, scheme: str = "") -> Endpoint:
+        """An endpoint that reaches a Service through the API server, with the kubeconfig's auth."""
+        prefix = f"{scheme}:" if scheme else ""
+        base = f"{self.server}/api/v1/namespaces/{namespace}/services/{prefix}{service}:{port}/proxy"
+        via = f"API server proxy to service {namespace}/{service}:{port}"
+        return Endpoint(
+            name=name,
+            base_url=base,
+            via=via,
+            session=self._proxy_session(),
+            verify=self._verify(),
+            timeout=self.timeout,
+            service=f"{namespace}/{service}",
+        )
+
+    def _proxy_session(self) -> requests.Session:
+        configuration = self._api.configuration
+        session = requests.Session()
+        session.trust_env = False  # reach the API server exactly as the client does
+        session.auth = _KubeAuth(configuration)
+        if configuration.cert_file:
+            session.cert = (configuration.cert_file, configuration.key_file)
+        if configuration.proxy:
+            session.proxies = {"http": configuration.proxy, "https": configuration.proxy}
+        session.hooks["response"].append(self._count)
+        return session
+
+    def _verify(self) -> bool | str:
+        configuration = self._api.configuration
+        if not configuration.verify_ssl:
+            return False
+        return configuration.ssl_ca_cert or True
+
+    def _count(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        with self._lock:
+            self.log.append((response.request.method or "GET", urlsplit(response.request.url).path))
+
+    # --- for reports ------------------------------------------------------------------------
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.server})"
+
+    @property
+    def request_count(self) -> int:
+        return len(self.log)
+
+
+class _KubeAuth(requests.auth.AuthBase):
+    """Adds the kubeconfig's bearer token, asked for at each request so refreshed tokens apply."""
+
+    def __init__(self, configuration: k8s_client.Configuration) -> None:
+        self._configuration = configuration
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        for setting in self._configuration.auth_settings().values():
+            if setting.get("in") == "header" and setting.get("value"):
+                request.headers[setting["key"]] = setting["value"]
+        return request
+
+
+def _current_context(path: str) -> str:
+    try:
+        _, current = k8s_config.list_kube_config_contexts(config_file=path)
+        return current.get("name", "current-context")
+    except Exception:
+        return "current-context"
+
+
+def _config_reason(exc: ConfigException, context: str | None) -> str:
+    text = str(exc)
+    if context and "context" in text.lower():
+        return (
+            f"context {context!r} is not in it; list the contexts with "
+            "'kubectl config get-contexts' and pass one with --context"
+        )
+    if "current-context" in text or "No configuration found" in text:
+        return "it names no current context; pass --context NAME"
+    return text.splitlines()[0][:200] + "; check it with 'kubectl config view'"
+
+
+def _connection_reason(exc: Exception) -> str:
+    text = str(exc)
+    for marker in (
+        "Connection refused",
+        "Name or service not known",
+        "timed out",
+        "No route to host",
+        "certificate verify failed",
+        "Connection reset",
+    ):
+        if marker.lower() in text.lower():
+            return marker.lower()
+    return exc.__class__.__name__
+
+
+def _status_message(body: bytes) -> str:
+    """The message of a Kubernetes Status body, or the start of whatever came back."""
+    try:
+        document = json.loads(body)
+        if isinstance(document, dict) and document.get("message"):
+            return str(document["message"])[:200]
+    except ValueError:
+        pass
+    return " ".join(body.decode("utf-8", "replace").split())[:120] or "empty body"

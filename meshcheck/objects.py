@@ -1,0 +1,161 @@
+"""Questions people ask of Kubernetes objects, answered from the plain dicts the API returns.
+
+Checks read objects through these small functions instead of digging through status fields
+each time, so that a rule (what "available" or "ready" means, what counts as a sidecar) is
+written once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+Obj = dict[str, Any]
+
+SIDECAR = "istio-proxy"
+
+# Container waiting reasons that do not resolve by waiting.
+STUCK_REASONS = frozenset(
+    {
+        "CrashLoopBackOff",
+        "ImagePullBackOff",
+        "ErrImagePull",
+        "InvalidImageName",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+        "RunContainerError",
+    }
+)
+
+
+def name(obj: Obj) -> str:
+    return obj.get("metadata", {}).get("name", "?")
+
+
+def namespace(obj: Obj) -> str:
+    return obj.get("metadata", {}).get("namespace", "")
+
+
+def ref(obj: Obj) -> str:
+    """namespace/name, or name for cluster-scoped objects."""
+    ns = namespace(obj)
+    return f"{ns}/{name(obj)}" if ns else name(obj)
+
+
+def labels(obj: Obj) -> dict[str, str]:
+    return obj.get("metadata", {}).get("labels") or {}
+
+
+def in_namespace(objs: list[Obj], ns: str) -> list[Obj]:
+    return [o for o in objs if namespace(o) == ns]
+
+
+def named(objs: list[Obj], wanted: str, ns: str | None = None) -> Obj | None:
+    return next((o for o in objs if name(o) == wanted and (ns is None or namespace(o) == ns)), None)
+
+
+def condition(obj: Obj, kind: str) -> Obj | None:
+    return next((c for c in obj.get("status", {}).get("conditions") or [] if c.get("type") == kind), None)
+
+
+def age_seconds(timestamp: str | None) -> float | None:
+    """Seconds since an RFC 3339 timestamp of the API (creationTimestamp, lastTransitionTime)."""
+    if not timestamp:
+        return None
+    try:
+        moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return max(0.0, (datetime.now(timezone.utc) - moment).total_seconds())
+
+
+def selector_matches(selector: dict[str, str] | None, obj_labels: dict[str, str]) -> bool:
+    return bool(selector) and all(obj_labels.get(k) == v for k, v in (selector or {}).items())
+
+
+# --- Deployments ------------------------------------------------------------------------------
+
+
+def deployment_available(dep: Obj) -> bool:
+    cond = condition(dep, "Available")
+    status = dep.get("status", {})
+    wanted = dep.get("spec", {}).get("replicas", 1)
+    enough = status.get("availableReplicas", 0) >= min(wanted, 1)
+    return bool(cond and cond.get("status") == "True") and enough
+
+
+def deployment_state(dep: Obj) -> str:
+    """A short account of a Deployment's replicas, for messages."""
+    status = dep.get("status", {})
+    wanted = dep.get("spec", {}).get("replicas", 1)
+    text = f"{status.get('availableReplicas', 0)}/{wanted} replicas available"
+    progressing = condition(dep, "Progressing")
+    if progressing and progressing.get("reason") == "ProgressDeadlineExceeded":
+        text += " (progress deadline exceeded)"
+    return text
+
+
+def deployment_settled(dep: Obj) -> bool:
+    """True when waiting will not make the Deployment available: scaled to 0 or out of time."""
+    if dep.get("spec", {}).get("replicas", 1) == 0:
+        return True
+    progressing = condition(dep, "Progressing")
+    return bool(progressing and progressing.get("status") == "False")
+
+
+# --- Pods -------------------------------------------------------------------------------------
+
+
+def pod_containers(pod: Obj) -> list[Obj]:
+    """The containers that must be ready: regular ones and native sidecars (restartPolicy Always)."""
+    spec = pod.get("spec", {})
+    natives = [c for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"]
+    return natives + list(spec.get("containers") or [])
+
+
+def container_statuses(pod: Obj) -> dict[str, Obj]:
+    status = pod.get("status", {})
+    statuses = list(status.get("initContainerStatuses") or []) + list(status.get("containerStatuses") or [])
+    return {s.get("name"): s for s in statuses}
+
+
+def has_sidecar(pod: Obj) -> bool:
+    return any(c.get("name") == SIDECAR for c in pod_containers(pod))
+
+
+def ready_count(pod: Obj) -> tuple[int, int]:
+    """(ready, total) as kubectl's READY column counts them, native sidecars included."""
+    statuses = container_statuses(pod)
+    containers = pod_containers(pod)
+    ready = sum(1 for c in containers if statuses.get(c.get("name"), {}).get("ready"))
+    return ready, len(containers)
+
+
+def not_ready_containers(pod: Obj) -> list[str]:
+    statuses = container_statuses(pod)
+    return [c["name"] for c in pod_containers(pod) if not statuses.get(c.get("name"), {}).get("ready")]
+
+
+def waiting_reason(pod: Obj) -> str | None:
+    """The first reason a container is waiting or terminated with, e.g. CrashLoopBackOff."""
+    for status in container_statuses(pod).values():
+        state = status.get("state") or {}
+        for key in ("waiting", "terminated"):
+            if state.get(key) and state[key].get("reason"):
+                return state[key]["reason"]
+    return None
+
+
+def restarts(pod: Obj) -> int:
+    return sum(int(s.get("restartCount", 0)) for s in container_statuses(pod).values())
+
+
+def app_of(pod: Obj) -> str:
+    lab = labels(pod)
+    return lab.get("app") or lab.get("app.kubernetes.io/name") or name(pod).rsplit("-", 2)[0]
+
+
+def image_tag(image: str) -> str:
+    """The tag of an image reference (after the last ':' of its last path part), or ''."""
+    last = image.rsplit("/", 1)[-1].split("@", 1)[0]
+    return last.split(":", 1)[1] if ":" in last else ""

@@ -1,0 +1,1 @@
+"""The simulated cluster: a real HTTP server speaking the Kubernetes API and the add-ons' formats."""

@@ -1,0 +1,632 @@
+"""From a scenario's settings to the objects a real cluster in that state would serve.
+
+Each function builds one layer the way its installer would leave it (kind, the dashboard's
+manifest, istioctl's demo profile, Online Boutique's release and Istio component, MetalLB, the
+add-ons' samples), then bends it as the scenario says. The result is a ``World``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import yaml
+
+from meshcheck.sim import kinds as k
+from meshcheck.sim.world import World
+
+Obj = dict[str, Any]
+Model = dict[str, Any]
+
+
+class Builder:
+    def __init__(self, model: Model, storefront_ip: str | None, storefront_port: int) -> None:
+        self.model = model
+        self.clock = k.Clock(time.time() - 3 * 3600)
+        self.objects: dict[str, list[Obj]] = {}
+        self.storefront_ip = storefront_ip
+        self.storefront_port = storefront_port
+        self.nodes = [n["name"] for n in model["nodes"] if not n.get("control_plane")] or [model["nodes"][0]["name"]]
+        self._ip = 10
+
+    def add(self, plural: str, obj: Obj) -> Obj:
+        self.objects.setdefault(plural, []).append(obj)
+        return obj
+
+    def next_ip(self) -> str:
+        self._ip += 1
+        return f"10.244.{1 + self._ip // 250}.{self._ip % 250 + 2}"
+
+    # --- a Deployment and its pods, the way a ReplicaSet leaves them --------------------------
+
+    def workload(
+        self,
+        name: str,
+        ns: str,
+        containers: list[Obj],
+        *,
+        labels: dict[str, str] | None = None,
+        replicas: int = 1,
+        available: bool = True,
+        sidecar: bool = False,
+        proxy_ready: bool = True,
+        restarts: int = 0,
+        waiting: str | None = None,
+        annotations: dict[str, str] | None = None,
+        service_account: str = "default",
+    ) -> None:
+        labels = labels or {"app": name}
+        pod_labels = dict(labels)
+        init: list[Obj] = []
+        containers = list(containers)
+        pod_annotations = dict(annotations or {})
+        if sidecar:
+            pod_labels.update(
+                {
+                    "security.istio.io/tlsMode": "istio",
+                    "service.istio.io/canonical-name": labels.get("app", name),
+                    "service.istio.io/canonical-revision": "latest",
+                }
+            )
+            pod_annotations.update(
+                {
+                    "prometheus.io/path": "/stats/prometheus",
+                    "prometheus.io/port": "15020",
+                    "prometheus.io/scrape": "true",
+                    "sidecar.istio.io/status": '{"containers":["istio-proxy"]}',
+                }
+            )
+            proxy = k.container(
+                "istio-proxy", f"docker.io/istio/proxyv2:{self.proxy_version}", [15090], args=["proxy", "sidecar"]
+            )
+            init.append(
+                k.container("istio-init", f"docker.io/istio/proxyv2:{self.proxy_version}", args=["istio-iptables"])
+            )
+            if self.model["istio"].get("native_sidecars"):
+                init.append({**proxy, "restartPolicy": "Always"})
+            else:
+                containers.append(proxy)
+        template = {
+            "metadata": {"labels": labels, "annotations": annotations or {}},
+            "spec": {"containers": [dict(c) for c in containers]},
+        }
+        self.add(
+            "deployments",
+            k.deployment(
+                self.clock,
+                name,
+                ns,
+                labels=labels,
+                template=template,
+                replicas=replicas,
+                available=replicas if available else 0,
+                stuck=not available,
+            ),
+        )
+        main = containers[0]["name"]
+        for index in range(replicas):
+            pod_obj = k.pod(
+                self.clock,
+                k.pod_name(name, index),
+                ns,
+                labels=pod_labels,
+                containers=containers,
+                node_name=self.nodes[index % len(self.nodes)],
+                ip=self.next_ip(),
+                init_containers=init,
+                ready={"istio-proxy": proxy_ready, main: available},
+                restarts={main: restarts},
+                annotations=pod_annotations,
+                waiting={main: waiting} if waiting else ({main: "CrashLoopBackOff"} if not available else None),
+                owner=k.owner("ReplicaSet", f"{name}-{k._hash(name)}", ns),
+                service_account=service_account,
+            )
+            self.add("pods", pod_obj)
+
+    @property
+    def proxy_version(self) -> str:
+        istio = self.model["istio"]
+        return istio.get("proxy_version") or istio["version"]
+
+
+def build_world(model: Model, storefront_ip: str | None, storefront_port: int) -> World:
+    b = Builder(model, storefront_ip, storefront_port)
+    _cluster(b)
+    _dashboard(b)
+    _istio(b)
+    edges = _boutique(b)
+    _ingress(b)
+    _metallb(b)
+    _addons(b)
+    boutique = model["boutique"]
+    running = tuple(
+        d["metadata"]["name"]
+        for d in b.objects.get("deployments", [])
+        if d["metadata"]["namespace"] == boutique["namespace"] and d["status"].get("availableReplicas")
+    )
+    return World(
+        namespace=boutique["namespace"],
+        istio_namespace=model["istio"]["namespace"],
+        istio_version=model["istio"]["version"],
+        workloads=running,
+        edges=edges,
+        addons=model.get("addons") or {},
+        objects=b.objects,
+        started=b.clock.started,
+    )
+
+
+def _cluster(b: Builder) -> None:
+    model = b.model
+    version = model["kubernetes_version"]
+    for index, spec in enumerate(model["nodes"]):
+        b.add(
+            "nodes",
+            k.node(
+                b.clock,
+                spec["name"],
+                version=version,
+                index=index,
+                control_plane=spec.get("control_plane", False),
+                ready=spec.get("ready", True),
+                cordoned=spec.get("cordoned", False),
+                pressure=spec.get("pressure"),
+            ),
+        )
+    for name in ("default", "kube-system", "kube-public", "kube-node-lease", "local-path-storage"):
+        b.add("namespaces", k.namespace(b.clock, name))
+    failing = set(model.get("system_pods_failing") or [])
+    for name, image in (
+        ("coredns", "registry.k8s.io/coredns/coredns:v1.11.1"),
+        ("etcd", "registry.k8s.io/etcd:3.5.10-0"),
+        ("kube-apiserver", f"registry.k8s.io/kube-apiserver:{version}"),
+        ("kube-scheduler", f"registry.k8s.io/kube-scheduler:{version}"),
+    ):
+        b.workload(
+            name, "kube-system", [k.container(name, image)], labels={"k8s-app": name}, available=name not in failing
+        )
+
+
+def _dashboard(b: Builder) -> None:
+    spec = b.model["dashboard"]
+    if not spec.get("deployed"):
+        return
+    ns = "kubernetes-dashboard"
+    b.add("namespaces", k.namespace(b.clock, ns))
+    labels = {"k8s-app": "kubernetes-dashboard"}
+    b.workload(
+        "kubernetes-dashboard",
+        ns,
+        [k.container("kubernetes-dashboard", "kubernetesui/dashboard:v2.7.0", [8443])],
+        labels=labels,
+        available=spec.get("available", True),
+        service_account="kubernetes-dashboard",
+    )
+    b.workload(
+        "dashboard-metrics-scraper",
+        ns,
+        [k.container("dashboard-metrics-scraper", "kubernetesui/metrics-scraper:v1.0.8", [8000])],
+        labels={"k8s-app": "dashboard-metrics-scraper"},
+    )
+    if spec.get("service", True):
+        b.add(
+            "services",
+            k.service(
+                b.clock,
+                "kubernetes-dashboard",
+                ns,
+                labels=labels,
+                selector=labels,
+                ports=[{"port": 443, "targetPort": 8443}],
+            ),
+        )
+    b.add("serviceaccounts", k.service_account(b.clock, "kubernetes-dashboard", ns))
+    account = spec.get("admin_account")
+    if account:
+        b.add("serviceaccounts", k.service_account(b.clock, account, ns))
+        if spec.get("admin_role"):
+            b.add(
+                "clusterrolebindings",
+                k.cluster_role_binding(
+                    b.clock, account, spec["admin_role"], [{"kind": "ServiceAccount", "name": account, "namespace": ns}]
+                ),
+            )
+    b.add(
+        "clusterroles",
+        k.cluster_role(
+            b.clock,
+            "cluster-admin",
+            [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}, {"nonResourceURLs": ["*"], "verbs": ["*"]}],
+        ),
+    )
+    b.add(
+        "clusterroles",
+        k.cluster_role(
+            b.clock, "view", [{"apiGroups": [""], "resources": ["pods", "services"], "verbs": ["get", "list", "watch"]}]
+        ),
+    )
+
+
+def _istio(b: Builder) -> None:
+    istio = b.model["istio"]
+    ns = istio["namespace"]
+    version = istio["version"]
+    b.add("namespaces", k.namespace(b.clock, ns))
+    b.workload(
+        "istiod",
+        ns,
+        [k.container("discovery", f"docker.io/istio/pilot:{version}", [8080, 15010, 15017])],
+        labels={"app": "istiod", "istio": "pilot", "istio.io/rev": "default"},
+        available=istio.get("istiod_available", True),
+        service_account="istiod",
+    )
+    b.add(
+        "services",
+        k.service(
+            b.clock,
+            "istiod",
+            ns,
+            selector={"app": "istiod", "istio": "pilot"},
+            labels={"app": "istiod", "istio": "pilot"},
+            ports=[{"name": "grpc-xds", "port": 15010}, {"name": "https-webhook", "port": 443, "targetPort": 15017}],
+        ),
+    )
+    if istio.get("webhook", True):
+        b.add("mutatingwebhookconfigurations", k.sidecar_webhook(b.clock, ns))
+    gateways = [("istio-ingressgateway", "ingressgateway")] if b.model["ingress"]["kind"] == "classic" else []
+    if istio.get("egress_gateway"):
+        gateways.append(("istio-egressgateway", "egressgateway"))
+    for name, role in gateways:
+        labels = {"app": name, "istio": role}
+        b.workload(
+            name,
+            ns,
+            [
+                k.container(
+                    "istio-proxy",
+                    f"docker.io/istio/proxyv2:{b.proxy_version}",
+                    [8080, 8443, 15090],
+                    args=["proxy", "router"],
+                )
+            ],
+            labels=labels,
+            available=istio.get("ingress_available", True) if role == "ingressgateway" else True,
+            annotations={
+                "prometheus.io/port": "15020",
+                "prometheus.io/scrape": "true",
+                "prometheus.io/path": "/stats/prometheus",
+            },
+            service_account=f"{name}-service-account",
+        )
+
+
+def _boutique(b: Builder) -> tuple[tuple[str, str], ...]:
+    spec = b.model["boutique"]
+    ns = spec["namespace"]
+    injection = spec.get("injection", "label")
+    labels = (
+        {"istio-injection": "enabled"}
+        if injection == "label"
+        else ({"istio.io/rev": "default"} if injection == "rev" else {})
+    )
+    if ns == "default":
+        b.objects["namespaces"] = [n for n in b.objects["namespaces"] if n["metadata"]["name"] != "default"]
+    b.add("namespaces", k.namespace(b.clock, ns, labels))
+    if not spec.get("deployed", True):
+        return ()
+    unavailable = set(spec.get("unavailable") or [])
+    proxy_not_ready = set(spec.get("proxy_not_ready") or [])
+    restarts = spec.get("restarts") or {}
+    release = spec.get("release", "v0.8.0")
+    for name, (container_name, port) in spec["workloads"].items():
+        image = f"us-central1-docker.pkg.dev/google-samples/microservices-demo/{name}:{release}"
+        if name == "redis-cart":
+            image = "redis:alpine"
+        containers = [k.container(container_name, image, [port] if port and name != "frontend" else [8080])]
+        b.workload(
+            name,
+            ns,
+            containers,
+            labels={"app": name},
+            available=name not in unavailable,
+            sidecar=injection != "none",
+            proxy_ready=name not in proxy_not_ready,
+            restarts=int(restarts.get(name, 0)),
+            service_account=name if name != "redis-cart" else "default",
+        )
+        if port:
+            port_name = "tcp-redis" if name == "redis-cart" else ("http" if name == "frontend" else "grpc")
+            target = 8080 if name in ("frontend", "emailservice") else port
+            b.add(
+                "services",
+                k.service(
+                    b.clock,
+                    name,
+                    ns,
+                    selector={"app": name},
+                    labels={"app": name},
+                    ports=[{"name": port_name, "port": port, "targetPort": target}],
+                ),
+            )
+    if spec.get("frontend_external"):
+        b.add(
+            "services",
+            k.service(
+                b.clock,
+                "frontend-external",
+                ns,
+                kind="LoadBalancer",
+                selector={"app": "frontend"},
+                ports=[{"name": "http", "port": 80, "targetPort": 8080}],
+                lb_ingress=[{"ip": "172.18.255.201", "ipMode": "VIP"}],
+            ),
+        )
+    running = {name for name in spec["workloads"] if name not in unavailable}
+    missing = {tuple(e) for e in (b.model.get("traffic") or {}).get("missing_edges") or []}
+    return tuple(
+        (src, dst)
+        for src, callees in spec["calls"].items()
+        for dst in callees
+        if src in running and dst in running and (src, dst) not in missing
+    )
+
+
+def _lb_ingress(b: Builder) -> list[Obj] | None:
+    address = b.model["ingress"].get("address", "storefront")
+    if address == "pending" or b.storefront_ip is None:
+        return None
+    return [{"ip": b.storefront_ip, "ipMode": "VIP"}]
+
+
+def _ingress(b: Builder) -> None:
+    ingress = b.model["ingress"]
+    istio_ns = b.model["istio"]["namespace"]
+    ns = b.model["boutique"]["namespace"]
+    port = b.storefront_port
+    route_host = ingress.get("route_host", "frontend")
+    if ingress["kind"] == "classic":
+        b.add(
+            "services",
+            k.service(
+                b.clock,
+                "istio-ingressgateway",
+                istio_ns,
+                kind="LoadBalancer",
+                selector={"app": "istio-ingressgateway", "istio": "ingressgateway"},
+                labels={"app": "istio-ingressgateway", "istio": "ingressgateway"},
+                ports=[
+                    {"name": "status-port", "port": 15021},
+                    {"name": "http2", "port": port, "targetPort": 8080},
+                    {"name": "https", "port": 443, "targetPort": 8443},
+                ],
+                lb_ingress=_lb_ingress(b),
+            ),
+        )
+        group = "networking.istio.io/v1beta1"
+        b.add(
+            "gateways.networking.istio.io",
+            k.custom(
+                b.clock,
+                group,
+                "Gateway",
+                "frontend-gateway",
+                ns,
+                {
+                    "selector": dict(ingress.get("gateway_selector") or {"istio": "ingressgateway"}),
+                    "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["*"]}],
+                },
+            ),
+        )
+        b.add(
+            "virtualservices.networking.istio.io",
+            k.custom(
+                b.clock,
+                group,
+                "VirtualService",
+                "frontend-ingress",
+                ns,
+                {
+                    "hosts": ["*"],
+                    "gateways": ["frontend-gateway"],
+                    "http": [{"route": [{"destination": {"host": route_host, "port": {"number": 80}}}]}],
+                },
+            ),
+        )
+        return
+    # Online Boutique's Istio component (v0.6+): the Kubernetes Gateway API, gateway deployed by istiod.
+    gateway_labels = {
+        "gateway.networking.k8s.io/gateway-name": "istio-gateway",
+        "gateway.istio.io/managed": "istio.io-gateway-controller",
+    }
+    b.workload(
+        "istio-gateway-istio",
+        ns,
+        [
+            k.container(
+                "istio-proxy", f"docker.io/istio/proxyv2:{b.proxy_version}", [15021, 15090], args=["proxy", "router"]
+            )
+        ],
+        labels=gateway_labels,
+        available=b.model["istio"].get("ingress_available", True),
+        service_account="istio-gateway-istio",
+    )
+    lb = _lb_ingress(b)
+    b.add(
+        "services",
+        k.service(
+            b.clock,
+            "istio-gateway-istio",
+            ns,
+            kind="LoadBalancer",
+            selector=gateway_labels,
+            labels=gateway_labels,
+            lb_ingress=lb,
+            ports=[{"name": "status-port", "port": 15021}, {"name": "http", "port": port, "targetPort": 80}],
+        ),
+    )
+    addresses = [{"type": "IPAddress", "value": lb[0]["ip"]}] if lb else []
+    b.add(
+        "gateways.gateway.networking.k8s.io",
+        k.custom(
+            b.clock,
+            "gateway.networking.k8s.io/v1",
+            "Gateway",
+            "istio-gateway",
+            ns,
+            {
+                "gatewayClassName": "istio",
+                "listeners": [
+                    {"name": "http", "port": 80, "protocol": "HTTP", "allowedRoutes": {"namespaces": {"from": "Same"}}}
+                ],
+            },
+            {
+                "addresses": addresses,
+                "conditions": [
+                    {
+                        "type": "Accepted",
+                        "status": "True",
+                        "reason": "Accepted",
+                        "message": "Resource accepted",
+                        "observedGeneration": 1,
+                        "lastTransitionTime": b.clock.at(60),
+                    },
+                    {
+                        "type": "Programmed",
+                        "status": "True" if lb else "False",
+                        "reason": "Programmed" if lb else "AddressNotAssigned",
+                        "message": "Resource programmed"
+                        if lb
+                        else "Assigned to service(s), but failed to assign to all requested addresses",
+                        "observedGeneration": 1,
+                        "lastTransitionTime": b.clock.at(60),
+                    },
+                ],
+            },
+        ),
+    )
+    b.add(
+        "httproutes.gateway.networking.k8s.io",
+        k.custom(
+            b.clock,
+            "gateway.networking.k8s.io/v1",
+            "HTTPRoute",
+            "frontend-route",
+            ns,
+            {
+                "parentRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "istio-gateway"}],
+                "rules": [
+                    {
+                        "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+                        "backendRefs": [{"group": "", "kind": "Service", "name": route_host, "port": 80, "weight": 1}],
+                    }
+                ],
+            },
+        ),
+    )
+
+
+def _metallb(b: Builder) -> None:
+    spec = b.model.get("metallb") or {}
+    if not spec.get("installed"):
+        return
+    ns = "metallb-system"
+    version = spec.get("version", "v0.13.12")
+    b.add("namespaces", k.namespace(b.clock, ns, {"app": "metallb"}))
+    b.workload(
+        "controller",
+        ns,
+        [k.container("controller", f"quay.io/metallb/controller:{version}", [7472])],
+        labels={"app": "metallb", "component": "controller"},
+    )
+    pool = spec.get("pool", "auto")
+    if pool == "auto":
+        base = (b.storefront_ip or "172.18.255.200").rsplit(".", 1)[0]
+        pool = f"{base}.1-{base}.254"
+    legacy = tuple(int(p) for p in version.lstrip("v").split(".")[:2]) < (0, 13)
+    if legacy:
+        config = {"address-pools": [{"name": "default", "protocol": "layer2", "addresses": [pool]}]}
+        b.add("configmaps", k.config_map(b.clock, "config", ns, {"config": yaml.safe_dump(config)}))
+        return
+    b.add(
+        "ipaddresspools.metallb.io",
+        k.custom(
+            b.clock,
+            "metallb.io/v1beta1",
+            "IPAddressPool",
+            "default-pool",
+            ns,
+            {"addresses": [pool], "autoAssign": True, "avoidBuggyIPs": False},
+        ),
+    )
+    if spec.get("l2_advertisement", True):
+        b.add(
+            "l2advertisements.metallb.io",
+            k.custom(
+                b.clock, "metallb.io/v1beta1", "L2Advertisement", "default", ns, {"ipAddressPools": ["default-pool"]}
+            ),
+        )
+
+
+ADDON_IMAGES = {
+    "prometheus": ("prometheus-server", "prom/prometheus:v2.41.0", 9090, {"app": "prometheus"}),
+    "kiali": ("kiali", "quay.io/kiali/kiali:v1.76.0", 20001, {"app": "kiali"}),
+    "tracing": ("jaeger", "docker.io/jaegertracing/all-in-one:1.46", 16686, {"app": "jaeger"}),
+    "grafana": ("grafana", "grafana/grafana:10.1.5", 3000, {"app.kubernetes.io/name": "grafana"}),
+}
+
+
+def _addons(b: Builder) -> None:
+    ns = b.model["istio"]["namespace"]
+    addons = b.model.get("addons") or {}
+    for addon, (container, image, port, labels) in ADDON_IMAGES.items():
+        if addon not in addons or (addons[addon] or {}).get("installed") is False:
+            continue
+        deployment = {"prometheus": "prometheus", "tracing": "jaeger"}.get(addon, addon)
+        b.workload(deployment, ns, [k.container(container, image, [port])], labels=labels)
+        if addon == "tracing":
+            backend = (addons[addon] or {}).get("backend", "jaeger")
+            if backend == "zipkin":
+                b.add(
+                    "services",
+                    k.service(
+                        b.clock,
+                        "zipkin",
+                        ns,
+                        selector=labels,
+                        labels={"name": "zipkin"},
+                        ports=[{"name": "http-query", "port": 9411}],
+                    ),
+                )
+            else:
+                b.add(
+                    "services",
+                    k.service(
+                        b.clock,
+                        "tracing",
+                        ns,
+                        selector=labels,
+                        labels={"app": "jaeger"},
+                        ports=[
+                            {"name": "http-query", "port": 80, "targetPort": 16686},
+                            {"name": "grpc-query", "port": 16685},
+                        ],
+                    ),
+                )
+                b.add(
+                    "services",
+                    k.service(
+                        b.clock,
+                        "zipkin",
+                        ns,
+                        selector=labels,
+                        labels={"name": "zipkin"},
+                        ports=[{"name": "http-query", "port": 9411}],
+                    ),
+                )
+            continue
+        name = {"grafana": "grafana", "kiali": "kiali", "prometheus": "prometheus"}[addon]
+        port_name = {"kiali": "http", "grafana": "service", "prometheus": "http"}[addon]
+        b.add(
+            "services",
+            k.service(b.clock, name, ns, selector=labels, labels=labels, ports=[{"name": port_name, "port": port}]),
+        )

@@ -1,0 +1,566 @@
+"""Complete Kubernetes objects, shaped as a real API server returns them.
+
+The official Python client validates models strictly and a real API server always sends
+certain fields (a node's ``nodeInfo.bootID``, a container status's ``imageID``...), so every
+builder here fills what the API fills; the project's tests deserialize each object through the
+client's models to prove it. Field names and defaults follow the Kubernetes API reference
+(kubernetes.io/docs/reference/kubernetes-api/) for core/v1, apps/v1, rbac/v1 and
+admissionregistration/v1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+Obj = dict[str, Any]
+
+
+class Clock:
+    """Timestamps relative to when the simulated cluster 'started', so ages look real."""
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+
+    def at(self, offset: float = 0.0) -> str:
+        moment = datetime.fromtimestamp(self.started + offset, tz=timezone.utc)
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _uid(*parts: str) -> str:
+    return str(uuid.UUID(hashlib.md5("/".join(parts).encode()).hexdigest()))
+
+
+def _hash(*parts: str, length: int = 10) -> str:
+    alphabet = "bcdfghjklmnpqrstvwxz2456789"
+    digest = hashlib.sha256("/".join(parts).encode()).digest()
+    return "".join(alphabet[b % len(alphabet)] for b in digest[:length])
+
+
+def meta(
+    clock: Clock,
+    name: str,
+    namespace: str | None = None,
+    *,
+    labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
+    **extra: Any,
+) -> Obj:
+    metadata: Obj = {
+        "name": name,
+        "uid": _uid(namespace or "", name),
+        "resourceVersion": str(1000 + int(hashlib.md5(name.encode()).hexdigest()[:4], 16)),
+        "creationTimestamp": clock.at(),
+    }
+    if namespace:
+        metadata["namespace"] = namespace
+    if labels:
+        metadata["labels"] = dict(labels)
+    if annotations:
+        metadata["annotations"] = dict(annotations)
+    metadata.update(extra)
+    return metadata
+
+
+def condition(kind: str, ok: bool, clock: Clock, reason: str = "", message: str = "", heartbeat: bool = False) -> Obj:
+    cond = {"type": kind, "status": "True" if ok else "False", "lastTransitionTime": clock.at(60)}
+    if heartbeat:
+        cond["lastHeartbeatTime"] = clock.at(3 * 3600 - 30)
+    if reason:
+        cond["reason"] = reason
+    if message:
+        cond["message"] = message
+    return cond
+
+
+# --- nodes and namespaces ---------------------------------------------------------------------
+
+
+def node(
+    clock: Clock,
+    name: str,
+    *,
+    version: str,
+    control_plane: bool = False,
+    ready: bool = True,
+    cordoned: bool = False,
+    pressure: str | None = None,
+    index: int = 0,
+) -> Obj:
+    labels = {
+        "beta.kubernetes.io/arch": "amd64",
+        "beta.kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64",
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+    }
+    taints = []
+    if control_plane:
+        labels["node-role.kubernetes.io/control-plane"] = ""
+        taints.append({"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"})
+    if cordoned:
+        taints.append({"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule", "timeAdded": clock.at(3600)})
+    if not ready:
+        taints.append({"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule", "timeAdded": clock.at(3600)})
+    conditions = [
+        condition(
+            kind,
+            pressure == kind,
+            clock,
+            f"KubeletHas{'' if pressure == kind else 'No'}{kind}"
+            if kind != "PIDPressure"
+            else "KubeletHasSufficientPID",
+            f"kubelet has {'' if pressure == kind else 'no '}{kind}",
+            heartbeat=True,
+        )
+        for kind in ("MemoryPressure", "DiskPressure", "PIDPressure")
+    ]
+    if ready:
+        conditions.append(
+            condition("Ready", True, clock, "KubeletReady", "kubelet is posting ready status", heartbeat=True)
+        )
+    else:
+        conditions.append(
+            {
+                "type": "Ready",
+                "status": "Unknown",
+                "reason": "NodeStatusUnknown",
+                "message": "Kubelet stopped posting node status.",
+                "lastHeartbeatTime": clock.at(3600),
+                "lastTransitionTime": clock.at(3600),
+            }
+        )
+    ip = f"172.18.0.{index + 2}"
+    spec: Obj = {
+        "podCIDR": f"10.244.{index}.0/24",
+        "podCIDRs": [f"10.244.{index}.0/24"],
+        "providerID": f"kind://docker/meshcheck/{name}",
+    }
+    if taints:
+        spec["taints"] = taints
+    if cordoned:
+        spec["unschedulable"] = True
+    resources = {
+        "cpu": "8",
+        "ephemeral-storage": "263174212Ki",
+        "hugepages-1Gi": "0",
+        "hugepages-2Mi": "0",
+        "memory": "32863472Ki",
+        "pods": "110",
+    }
+    return {
+        "metadata": meta(
+            clock,
+            name,
+            labels=labels,
+            annotations={
+                "kubeadm.alpha.kubernetes.io/cri-socket": "unix:///run/containerd/containerd.sock",
+                "node.alpha.kubernetes.io/ttl": "0",
+                "volumes.kubernetes.io/controller-managed-attach-detach": "true",
+            },
+        ),
+        "spec": spec,
+        "status": {
+            "capacity": resources,
+            "allocatable": resources,
+            "conditions": conditions,
+            "addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": name}],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+            "nodeInfo": {
+                "machineID": _hash(name, "machine", length=32),
+                "systemUUID": _uid(name, "system"),
+                "bootID": _uid(name, "boot"),
+                "kernelVersion": "6.1.0-18-amd64",
+                "osImage": "Debian GNU/Linux 12 (bookworm)",
+                "containerRuntimeVersion": "containerd://1.7.13",
+                "kubeletVersion": version,
+                "kubeProxyVersion": version,
+                "operatingSystem": "linux",
+                "architecture": "amd64",
+            },
+            "images": [{"names": [f"registry.k8s.io/kube-proxy:{version}"], "sizeBytes": 85934501}],
+        },
+    }
+
+
+def namespace(clock: Clock, name: str, labels: dict[str, str] | None = None) -> Obj:
+    all_labels = {"kubernetes.io/metadata.name": name, **(labels or {})}
+    return {
+        "metadata": meta(clock, name, labels=all_labels),
+        "spec": {"finalizers": ["kubernetes"]},
+        "status": {"phase": "Active"},
+    }
+
+
+# --- workloads --------------------------------------------------------------------------------
+
+
+def container(name: str, image: str, ports: list[int] | None = None, **extra: Any) -> Obj:
+    spec: Obj = {
+        "name": name,
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "resources": {},
+        "terminationMessagePath": "/dev/termination-log",
+        "terminationMessagePolicy": "File",
+    }
+    if ports:
+        spec["ports"] = [{"containerPort": p, "protocol": "TCP"} for p in ports]
+    spec.update(extra)
+    return spec
+
+
+def container_status(
+    clock: Clock, spec: Obj, *, ready: bool = True, restarts: int = 0, waiting: str | None = None
+) -> Obj:
+    image = spec["image"]
+    if waiting:
+        state: Obj = {"waiting": {"reason": waiting, "message": f"back-off restarting failed container {spec['name']}"}}
+    else:
+        state = {"running": {"startedAt": clock.at(120)}}
+    status: Obj = {
+        "name": spec["name"],
+        "image": image,
+        "imageID": f"{image.split(':')[0]}@sha256:{_hash(image, length=64)}",
+        "containerID": f"containerd://{_hash(spec['name'], image, length=64)}",
+        "ready": ready,
+        "restartCount": restarts,
+        "started": not waiting,
+        "state": state,
+        "lastState": {},
+    }
+    if restarts:
+        status["lastState"] = {
+            "terminated": {"exitCode": 1, "reason": "Error", "startedAt": clock.at(90), "finishedAt": clock.at(100)}
+        }
+    return status
+
+
+def pod(
+    clock: Clock,
+    name: str,
+    ns: str,
+    *,
+    labels: dict[str, str],
+    containers: list[Obj],
+    node_name: str,
+    ip: str,
+    ready: dict[str, bool] | None = None,
+    restarts: dict[str, int] | None = None,
+    waiting: dict[str, str] | None = None,
+    init_containers: list[Obj] | None = None,
+    annotations: dict[str, str] | None = None,
+    owner: Obj | None = None,
+    service_account: str = "default",
+) -> Obj:
+    ready = ready or {}
+    restarts = restarts or {}
+    waiting = waiting or {}
+    init_containers = init_containers or []
+
+    def status_of(spec: Obj) -> Obj:
+        return container_status(
+            clock,
+            spec,
+            ready=ready.get(spec["name"], True) and spec["name"] not in waiting,
+            restarts=restarts.get(spec["name"], 0),
+            waiting=waiting.get(spec["name"]),
+        )
+
+    natives = [c for c in init_containers if c.get("restartPolicy") == "Always"]
+    init_statuses = []
+    for spec in init_containers:
+        if spec in natives:
+            init_statuses.append(status_of(spec))
+        else:
+            done = container_status(clock, spec, ready=False)
+            done["started"] = False
+            done["state"] = {
+                "terminated": {
+                    "exitCode": 0,
+                    "reason": "Completed",
+                    "startedAt": clock.at(100),
+                    "finishedAt": clock.at(110),
+                    "containerID": done["containerID"],
+                }
+            }
+            init_statuses.append(done)
+    statuses = [status_of(c) for c in containers]
+    all_ready = all(
+        s["ready"] for s in statuses + [s for s in init_statuses if s["name"] in {n["name"] for n in natives}]
+    )
+    spec: Obj = {
+        "containers": containers,
+        "nodeName": node_name,
+        "restartPolicy": "Always",
+        "serviceAccountName": service_account,
+        "serviceAccount": service_account,
+        "dnsPolicy": "ClusterFirst",
+        "schedulerName": "default-scheduler",
+        "securityContext": {},
+        "terminationGracePeriodSeconds": 30,
+        "enableServiceLinks": True,
+        "preemptionPolicy": "PreemptLowerPriority",
+        "priority": 0,
+        "tolerations": [
+            {
+                "key": "node.kubernetes.io/not-ready",
+                "operator": "Exists",
+                "effect": "NoExecute",
+                "tolerationSeconds": 300,
+            },
+            {
+                "key": "node.kubernetes.io/unreachable",
+                "operator": "Exists",
+                "effect": "NoExecute",
+                "tolerationSeconds": 300,
+            },
+        ],
+    }
+    if init_containers:
+        spec["initContainers"] = init_containers
+    metadata = meta(clock, name, ns, labels=labels, annotations=annotations)
+    if owner:
+        metadata["ownerReferences"] = [owner]
+        metadata["generateName"] = name.rsplit("-", 1)[0] + "-"
+    status: Obj = {
+        "phase": "Running",
+        "conditions": [
+            condition("PodReadyToStartContainers", True, clock),
+            condition("Initialized", True, clock),
+            condition(
+                "Ready",
+                all_ready,
+                clock,
+                "" if all_ready else "ContainersNotReady",
+                "" if all_ready else "containers with unready status",
+            ),
+            condition("ContainersReady", all_ready, clock, "" if all_ready else "ContainersNotReady"),
+            condition("PodScheduled", True, clock),
+        ],
+        "hostIP": f"172.18.0.{2 + (sum(map(ord, node_name)) % 3)}",
+        "podIP": ip,
+        "podIPs": [{"ip": ip}],
+        "startTime": clock.at(30),
+        "qosClass": "Burstable",
+        "containerStatuses": statuses,
+    }
+    if init_statuses:
+        status["initContainerStatuses"] = init_statuses
+    return {"metadata": metadata, "spec": spec, "status": status}
+
+
+def deployment(
+    clock: Clock,
+    name: str,
+    ns: str,
+    *,
+    labels: dict[str, str],
+    template: Obj,
+    replicas: int = 1,
+    available: int | None = None,
+    stuck: bool = False,
+) -> Obj:
+    available = replicas if available is None else available
+    ok = available >= min(replicas, 1)
+    conditions = [
+        condition(
+            "Available",
+            ok,
+            clock,
+            "MinimumReplicasAvailable" if ok else "MinimumReplicasUnavailable",
+            "Deployment has minimum availability." if ok else "Deployment does not have minimum availability.",
+        ),
+        condition(
+            "Progressing",
+            not stuck,
+            clock,
+            "ProgressDeadlineExceeded" if stuck else "NewReplicaSetAvailable",
+            f'ReplicaSet "{name}-{_hash(name)}" has timed out progressing.'
+            if stuck
+            else f'ReplicaSet "{name}-{_hash(name)}" has successfully progressed.',
+        ),
+    ]
+    for cond in conditions:
+        cond["lastUpdateTime"] = cond["lastTransitionTime"]
+    status: Obj = {
+        "observedGeneration": 1,
+        "replicas": replicas,
+        "updatedReplicas": replicas,
+        "readyReplicas": available,
+        "availableReplicas": available,
+        "conditions": conditions,
+    }
+    if available < replicas:
+        status["unavailableReplicas"] = replicas - available
+    for key in ("readyReplicas", "availableReplicas"):
+        if not status[key]:
+            del status[key]  # the API omits zero counts
+    return {
+        "metadata": meta(
+            clock, name, ns, labels=labels, generation=1, annotations={"deployment.kubernetes.io/revision": "1"}
+        ),
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": dict(template["metadata"]["labels"])},
+            "template": template,
+            "revisionHistoryLimit": 10,
+            "progressDeadlineSeconds": 600,
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}},
+        },
+        "status": status,
+    }
+
+
+def owner(kind: str, name: str, ns: str) -> Obj:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": kind,
+        "name": name,
+        "uid": _uid(ns, name),
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def pod_name(deployment_name: str, index: int = 0) -> str:
+    return f"{deployment_name}-{_hash(deployment_name)}-{_hash(deployment_name, str(index), length=5)}"
+
+
+# --- services and accounts --------------------------------------------------------------------
+
+
+def service(
+    clock: Clock,
+    name: str,
+    ns: str,
+    *,
+    ports: list[Obj],
+    selector: dict[str, str] | None = None,
+    kind: str = "ClusterIP",
+    labels: dict[str, str] | None = None,
+    lb_ingress: list[Obj] | None = None,
+) -> Obj:
+    octet = int(hashlib.md5(f"{ns}/{name}".encode()).hexdigest()[:4], 16)
+    cluster_ip = f"10.96.{octet % 250}.{octet // 256 % 250 + 2}"
+    full_ports = []
+    for index, port in enumerate(ports):
+        entry = {"protocol": "TCP", "targetPort": port["port"], **port}
+        if kind in ("LoadBalancer", "NodePort"):
+            entry.setdefault("nodePort", 30000 + (octet + index) % 2700)
+        full_ports.append(entry)
+    spec: Obj = {
+        "ports": full_ports,
+        "clusterIP": cluster_ip,
+        "clusterIPs": [cluster_ip],
+        "type": kind,
+        "sessionAffinity": "None",
+        "ipFamilies": ["IPv4"],
+        "ipFamilyPolicy": "SingleStack",
+        "internalTrafficPolicy": "Cluster",
+    }
+    if selector:
+        spec["selector"] = selector
+    if kind == "LoadBalancer":
+        spec["externalTrafficPolicy"] = "Cluster"
+        spec["allocateLoadBalancerNodePorts"] = True
+    status: Obj = {"loadBalancer": {}}
+    if lb_ingress:
+        status["loadBalancer"]["ingress"] = lb_ingress
+    return {"metadata": meta(clock, name, ns, labels=labels), "spec": spec, "status": status}
+
+
+def service_account(clock: Clock, name: str, ns: str) -> Obj:
+    return {"metadata": meta(clock, name, ns)}
+
+
+def cluster_role_binding(clock: Clock, name: str, role: str, subjects: list[Obj]) -> Obj:
+    return {
+        "metadata": meta(clock, name),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": subjects,
+    }
+
+
+def cluster_role(clock: Clock, name: str, rules: list[Obj]) -> Obj:
+    return {"metadata": meta(clock, name, labels={"kubernetes.io/bootstrapping": "rbac-defaults"}), "rules": rules}
+
+
+def sidecar_webhook(clock: Clock, istio_namespace: str, revision: str = "default") -> Obj:
+    def hook(name: str, selector: Obj) -> Obj:
+        return {
+            "name": name,
+            "admissionReviewVersions": ["v1beta1", "v1"],
+            "clientConfig": {
+                "service": {"name": "istiod", "namespace": istio_namespace, "path": "/inject", "port": 443},
+                "caBundle": "LS0tLS1CRUdJTi==",
+            },
+            "failurePolicy": "Fail",
+            "matchPolicy": "Equivalent",
+            "namespaceSelector": selector,
+            "objectSelector": {
+                "matchExpressions": [{"key": "sidecar.istio.io/inject", "operator": "NotIn", "values": ["false"]}]
+            },
+            "reinvocationPolicy": "Never",
+            "sideEffects": "None",
+            "timeoutSeconds": 10,
+            "rules": [
+                {
+                    "apiGroups": [""],
+                    "apiVersions": ["v1"],
+                    "operations": ["CREATE"],
+                    "resources": ["pods"],
+                    "scope": "*",
+                }
+            ],
+        }
+
+    return {
+        "metadata": meta(
+            clock,
+            "istio-sidecar-injector",
+            labels={"app": "sidecar-injector", "istio.io/rev": revision, "release": "istio"},
+        ),
+        "webhooks": [
+            hook(
+                "rev.namespace.sidecar-injector.istio.io",
+                {
+                    "matchExpressions": [
+                        {"key": "istio.io/rev", "operator": "In", "values": [revision]},
+                        {"key": "istio-injection", "operator": "DoesNotExist"},
+                    ]
+                },
+            ),
+            hook(
+                "namespace.sidecar-injector.istio.io",
+                {"matchExpressions": [{"key": "istio-injection", "operator": "In", "values": ["enabled"]}]},
+            ),
+        ],
+    }
+
+
+def config_map(clock: Clock, name: str, ns: str, data: dict[str, str]) -> Obj:
+    return {"metadata": meta(clock, name, ns), "data": data}
+
+
+def custom(
+    clock: Clock,
+    api_version: str,
+    kind: str,
+    name: str,
+    ns: str,
+    spec: Obj,
+    status: Obj | None = None,
+    labels: dict[str, str] | None = None,
+) -> Obj:
+    obj = {
+        "apiVersion": api_version,
+        "kind": kind,
+        "metadata": meta(clock, name, ns, labels=labels, generation=1),
+        "spec": spec,
+    }
+    if status is not None:
+        obj["status"] = status
+    return obj

@@ -1,0 +1,65 @@
+"""Scenario files: the state of a simulated cluster, written as a healthy base plus the fault.
+
+A fault scenario names what it extends and only the settings it changes, so each file reads as
+the story of one broken thing ("istiod has no available replica"). Dicts merge key by key;
+lists and scalars replace.
+"""
+
+from __future__ import annotations
+
+from copy import deepcopy
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from meshcheck.errors import ConfigError
+
+Model = dict[str, Any]
+
+
+def available() -> list[str]:
+    """The names of the bundled scenarios."""
+    folder = resources.files("meshcheck.sim").joinpath("scenarios")
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def load(name_or_path: str) -> Model:
+    """The full model of a scenario, with everything it extends merged in."""
+    raw = _read(name_or_path)
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return raw
+    return merge(load(parent), raw)
+
+
+def merge(base: Model, change: Model) -> Model:
+    result = deepcopy(base)
+    for key, value in change.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merge(result[key], value)
+        else:
+            result[key] = deepcopy(value)
+    return result
+
+
+def _read(name_or_path: str) -> Model:
+    path = Path(name_or_path)
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            text = path.read_text()
+        else:
+            text = resources.files("meshcheck.sim").joinpath("scenarios", f"{name_or_path}.yaml").read_text()
+    except (OSError, FileNotFoundError):
+        raise ConfigError(
+            f"unknown simulated scenario {name_or_path!r}: choose one of "
+            f"{', '.join(available())} or give a scenario file path"
+        ) from None
+    try:
+        model = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"scenario {name_or_path} is not valid YAML: {exc}") from None
+    if not isinstance(model, dict):
+        raise ConfigError(f"scenario {name_or_path} must be a mapping of settings")
+    return model

@@ -1,0 +1,286 @@
+"""The simulated cluster on real sockets: an API server on loopback and a storefront behind an
+EXTERNAL-IP of its own (another 127.x.y.z address), started from a scenario.
+
+Everything a real cluster answers over HTTP comes through here: the Kubernetes API (see
+``apiserver``), the API server's service proxy to the add-ons (Kiali, Jaeger or Zipkin,
+Prometheus, Grafana) and to the ingress gateway, and the shop itself. It records every request
+it serves, so the project's tests can count them and prove that the suite writes nothing.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import yaml
+
+from meshcheck.sim import scenario as scenarios
+from meshcheck.sim.apiserver import ApiServer, resources_for, status
+from meshcheck.sim.build import build_world
+from meshcheck.sim.protocol import SimRequest, SimResponse
+from meshcheck.sim.world import World
+
+Handler = Callable[[SimRequest], SimResponse]
+
+
+@dataclass(frozen=True)
+class Served:
+    server: str  # "api" or "storefront"
+    method: str
+    path: str
+    query: str
+    accept: str
+
+
+class SimCluster:
+    """A running simulated cluster; use as a context manager or call start() and stop()."""
+
+    def __init__(self, scenario: str = "healthy", *, latency: float = 0.0, workdir: str | Path | None = None) -> None:
+        self.scenario = scenario
+        self.model = scenarios.load(scenario)
+        self.latency = latency
+        self.token = "sim-" + secrets.token_hex(16)
+        self.log: list[Served] = []
+        self._lock = threading.Lock()
+        self._failures_left = int((self.model.get("api") or {}).get("fail_first", 0))
+        self._workdir = Path(workdir) if workdir else None
+        self._servers: list[ThreadingHTTPServer] = []
+        self.world: World | None = None
+        self.api: ApiServer | None = None
+        self.routes: dict[tuple[str, str], Handler] = {}
+        self.url = ""
+        self.kubeconfig: Path | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> SimCluster:
+        storefront_server, ip, port = self._open_storefront()
+        self.world = build_world(self.model, ip, port)
+        self.api = ApiServer(
+            self.world.objects, resources_for(self.model), git_version=self.model["kubernetes_version"]
+        )
+        self.routes = self._routes(self.world)
+        api_server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self, "api"))
+        self.url = f"http://127.0.0.1:{api_server.server_address[1]}"
+        self._serve(api_server)
+        if storefront_server is not None:
+            storefront_server.RequestHandlerClass = _handler_class(self, "storefront")
+            self._serve(storefront_server)
+        if self._workdir is not None:
+            self.kubeconfig = self.write_kubeconfig(self._workdir / "kubeconfig")
+        return self
+
+    def stop(self) -> None:
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+        self._servers.clear()
+
+    def __enter__(self) -> SimCluster:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _serve(self, server: ThreadingHTTPServer) -> None:
+        server.daemon_threads = True
+        self._servers.append(server)
+        threading.Thread(target=server.serve_forever, name="meshcheck-sim", daemon=True).start()
+
+    def _open_storefront(self) -> tuple[ThreadingHTTPServer | None, str | None, int]:
+        """Pick a loopback address as the gateway's EXTERNAL-IP; listen there unless it must not answer."""
+        address = (self.model.get("ingress") or {}).get("address", "storefront")
+        if address == "pending":
+            return None, None, 80
+        for _ in range(50):
+            ip = f"127.{random.randint(1, 254)}.{random.randint(0, 254)}.{random.randint(2, 254)}"
+            if address == "unreachable":
+                return None, ip, 80
+            for port in (80, 0):
+                try:
+                    server = ThreadingHTTPServer((ip, port), BaseHTTPRequestHandler)
+                    return server, ip, server.server_address[1]
+                except PermissionError:
+                    continue
+                except OSError:
+                    break
+        raise RuntimeError("no free loopback address for the simulated storefront")
+
+    def write_kubeconfig(self, path: Path) -> Path:
+        """A kubeconfig for this cluster, with a bearer token the suite must never print."""
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": "meshcheck-sim",
+            "clusters": [{"name": "meshcheck-sim", "cluster": {"server": self.url}}],
+            "users": [{"name": "meshcheck-sim-reader", "user": {"token": self.token}}],
+            "contexts": [
+                {"name": "meshcheck-sim", "context": {"cluster": "meshcheck-sim", "user": "meshcheck-sim-reader"}}
+            ],
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(config))
+        path.chmod(0o600)
+        return path
+
+    # --- what the suite's requests meet ---------------------------------------------------
+
+    def _routes(self, world: World) -> dict[tuple[str, str], Handler]:
+        from meshcheck.sim.addons import grafana, kiali, prometheus, tracing
+        from meshcheck.sim.storefront import Storefront
+
+        istio_ns, ns = world.istio_namespace, world.namespace
+        shop = Storefront(world)
+        backend = world.knobs("tracing").get("backend", "jaeger")
+        routes: dict[tuple[str, str], tuple[str, Handler]] = {
+            (istio_ns, "prometheus"): ("prometheus", lambda r: prometheus.handle(world, r)),
+            (istio_ns, "kiali"): ("kiali", lambda r: kiali.handle(world, r)),
+            (istio_ns, "tracing"): ("tracing", lambda r: tracing.handle(world, r)),
+            (istio_ns, "grafana"): ("grafana", lambda r: grafana.handle(world, r)),
+            (istio_ns, "istio-ingressgateway"): ("storefront", shop.handle),
+            (ns, "istio-gateway-istio"): ("storefront", shop.handle),
+            (ns, "frontend"): ("storefront", shop.handle),
+            (ns, "frontend-external"): ("storefront", shop.handle),
+        }
+        if backend == "zipkin":
+            routes[(istio_ns, "zipkin")] = ("tracing", lambda r: tracing.handle(world, r))
+        else:  # Jaeger's zipkin Service only collects spans (POST /api/v2/spans)
+            routes[(istio_ns, "zipkin")] = ("tracing", lambda r: SimResponse.text("404 page not found\n", 404))
+        return {key: _with_faults(world.knobs(name), handler) for key, (name, handler) in routes.items()}
+
+    def dispatch(self, server: str, request: SimRequest) -> SimResponse:
+        if server == "storefront":
+            assert self.world is not None
+            return self.routes[(self.world.namespace, "frontend")](request)
+        if self.latency:
+            time.sleep(self.latency)
+        if request.headers.get("authorization") != f"Bearer {self.token}":
+            return status(401, "Unauthorized", "Unauthorized")
+        with self._lock:
+            failing = self._failures_left > 0
+            self._failures_left -= failing
+        if failing:
+            code = int((self.model.get("api") or {}).get("fail_status", 503))
+            return status(
+                code,
+                "ServiceUnavailable" if code == 503 else "InternalError",
+                "the server is currently unable to handle the request",
+            )
+        proxied = _proxy_target(request.path)
+        if proxied is None:
+            assert self.api is not None
+            return self.api.handle(request)
+        namespace, service, inner, prefix = proxied
+        assert self.api is not None
+        known = any(
+            s["metadata"]["name"] == service and s["metadata"].get("namespace") == namespace
+            for s in self.api.objects.get("services", [])
+        )
+        if not known:
+            return status(404, "NotFound", f'services "{service}" not found', {"name": service, "kind": "services"})
+        handler = self.routes.get((namespace, service))
+        if handler is None:
+            return status(503, "ServiceUnavailable", f'no endpoints available for service "{service}"')
+        response = handler(SimRequest(request.method, inner, request.query, request.headers, request.body))
+        location = response.headers.get("Location", "")
+        if location.startswith("/"):  # the API server keeps redirects under the proxy path
+            response.headers["Location"] = prefix + location
+        return response
+
+    def record(self, served: Served) -> None:
+        with self._lock:
+            self.log.append(served)
+
+    # --- for tests and benchmarks ---------------------------------------------------------
+
+    def api_requests(self) -> list[Served]:
+        return [s for s in self.log if s.server == "api"]
+
+    def writes(self) -> list[Served]:
+        """Requests that would change Kubernetes objects (proxied shop traffic changes none)."""
+        return [s for s in self.api_requests() if s.method not in ("GET", "HEAD") and "/proxy" not in s.path]
+
+
+def _with_faults(knobs: dict[str, Any], handler: Handler) -> Handler:
+    """Wrap a handler with the scenario's generic fault: a status code, a broken body, or slowness."""
+    fault = knobs.get("fault")
+    if not fault:
+        return handler
+
+    def faulty(request: SimRequest) -> SimResponse:
+        if fault == "malformed":
+            response = handler(request)
+            if "json" in response.headers.get("Content-Type", ""):
+                return SimResponse(200, response.body[: len(response.body) // 2], response.headers)
+            return response
+        if fault == "slow":
+            time.sleep(float(knobs.get("delay", 5)))
+            return handler(request)
+        return SimResponse.text(
+            f"upstream connect error or disconnect/reset before headers. "
+            f"reset reason: {knobs.get('reason', 'connection failure')}",
+            int(fault),
+        )
+
+    return faulty
+
+
+def _proxy_target(path: str) -> tuple[str, str, str, str] | None:
+    """(namespace, service, path inside the service, proxy prefix) for a service-proxy path."""
+    parts = path.split("/")
+    # ['', 'api', 'v1', 'namespaces', ns, 'services', name[:port], 'proxy', ...]
+    if (
+        len(parts) < 8
+        or parts[1:3] != ["api", "v1"]
+        or parts[3] != "namespaces"
+        or parts[5] != "services"
+        or parts[7] != "proxy"
+    ):
+        return None
+    name_port = unquote(parts[6]).split(":")
+    service = name_port[1] if len(name_port) == 3 else name_port[0]  # [scheme:]name[:port]
+    inner = "/" + "/".join(parts[8:])
+    return parts[4], service, inner, "/".join(parts[:8])
+
+
+def _handler_class(cluster: SimCluster, server: str) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            split = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            request = SimRequest(self.command, unquote(split.path), parse_qs(split.query), headers, body)
+            cluster.record(Served(server, self.command, split.path, split.query, headers.get("accept", "")))
+            try:
+                response = cluster.dispatch(server, request)
+            except Exception as exc:  # a simulator bug must show as a 500, not hang the client
+                response = SimResponse.json(
+                    {"kind": "Status", "status": "Failure", "code": 500, "message": f"simulator error: {exc!r}"}, 500
+                )
+            self.send_response(response.status)
+            headers_out = {"Content-Type": "application/json", **response.headers}
+            for key, value in headers_out.items():
+                for item in value if isinstance(value, list) else [value]:
+                    self.send_header(key, item)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(response.body)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    return Handler
