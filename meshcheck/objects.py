@@ -159,3 +159,14 @@ def image_tag(image: str) -> str:
     """The tag of an image reference (after the last ':' of its last path part), or ''."""
     last = image.rsplit("/", 1)[-1].split("@", 1)[0]
     return last.split(":", 1)[1] if ":" in last else ""
+
+
+# How long a condition may last before waiting for it to change stops being worth it: pods get
+# scheduled, images pulled and addresses assigned well within this on a working cluster.
+GRACE_SECONDS = 300.0
+
+
+def stale(timestamp: str | None, grace: float = GRACE_SECONDS) -> bool:
+    """True when something has been as it is for longer than a working cluster needs to move on."""
+    age = age_seconds(timestamp)
+    return age is not None and age > grace

@@ -7,7 +7,6 @@ constants, so another app or course can reuse the suite by writing another profi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +41,7 @@ class Profile:
 
 
 DEFAULT = "online-boutique"
+BUNDLED = Path(__file__).parent / "profiles"
 
 
 def load_profile(source: str | Path | None = None) -> Profile:
@@ -52,7 +52,7 @@ def load_profile(source: str | Path | None = None) -> Profile:
         if path.suffix in (".yaml", ".yml") or path.exists():
             text = path.read_text()
         else:
-            text = resources.files("meshcheck.profiles").joinpath(f"{source}.yaml").read_text()
+            text = (BUNDLED / f"{source}.yaml").read_text()
     except (OSError, FileNotFoundError) as exc:
         raise ConfigError(
             f"profile {source!s} cannot be read ({exc.__class__.__name__}): "

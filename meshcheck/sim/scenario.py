@@ -8,7 +8,6 @@ lists and scalars replace.
 from __future__ import annotations
 
 from copy import deepcopy
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +16,12 @@ import yaml
 from meshcheck.errors import ConfigError
 
 Model = dict[str, Any]
+BUNDLED = Path(__file__).parent / "scenarios"
 
 
 def available() -> list[str]:
     """The names of the bundled scenarios."""
-    folder = resources.files("meshcheck.sim").joinpath("scenarios")
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+    return sorted(p.stem for p in BUNDLED.glob("*.yaml"))
 
 
 def load(name_or_path: str) -> Model:
@@ -50,7 +49,7 @@ def _read(name_or_path: str) -> Model:
         if path.suffix in (".yaml", ".yml"):
             text = path.read_text()
         else:
-            text = resources.files("meshcheck.sim").joinpath("scenarios", f"{name_or_path}.yaml").read_text()
+            text = (BUNDLED / f"{name_or_path}.yaml").read_text()
     except (OSError, FileNotFoundError):
         raise ConfigError(
             f"unknown simulated scenario {name_or_path!r}: choose one of "

@@ -1,0 +1,306 @@
+"""The pytest plugin: options, fixtures, layer markers, gating, one-line failures and the layer summary.
+
+Registered through the ``pytest11`` entry point, so its options work wherever they stand on the
+command line. Fixtures are thin: they hand the suite's tests what ``meshcheck.suite.Suite``
+found; the logic lives there and in ``meshcheck.checks``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from meshcheck import kube, layers
+from meshcheck.endpoints import Endpoint
+from meshcheck.errors import SuiteError
+from meshcheck.profile import Profile, load_profile
+from meshcheck.results import CheckResult
+from meshcheck.suite import Options, Suite
+
+ADDON_URLS = ("kiali", "tracing", "grafana", "prometheus", "storefront")
+EXIT_BAD_INPUT = 4
+
+
+@dataclass
+class RunState:
+    """What the plugin learns during a run: broken layers (for gating) and results (for reports)."""
+
+    suite: Suite | None = None
+    broken: dict[str, str] = field(default_factory=dict)  # layer -> first failure
+    outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
+    results: list[tuple[str, CheckResult]] = field(default_factory=list)
+    stop: list[Callable[[], None]] = field(default_factory=list)
+
+
+STATE = pytest.StashKey[RunState]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("meshcheck", "mesh conformance suite")
+    group.addoption(
+        "--cluster",
+        choices=("attach", "sim", "kind"),
+        default="attach",
+        help="attach: the cluster of --kubeconfig/--context (default); sim: start the simulated "
+        "cluster (offline demo); kind: create a kind cluster (not available yet)",
+    )
+    group.addoption("--context", default=None, help="kubeconfig context to use (default: current context)")
+    group.addoption(
+        "--sim-scenario", default="healthy", help="scenario of the simulated cluster (python -m meshcheck.sim --list)"
+    )
+    group.addoption("--sim-latency", type=float, default=0.0, help="seconds the simulated API adds per request")
+    group.addoption("--profile", default=None, help="expectations: a bundled profile name or a YAML file")
+    group.addoption(
+        "--wait",
+        type=float,
+        default=120.0,
+        help="seconds each layer may wait for state that is still changing (default 120)",
+    )
+    group.addoption("--request-timeout", type=float, default=10.0, help="seconds per HTTP request (default 10)")
+    for name in ADDON_URLS:
+        group.addoption(
+            f"--{name}-url",
+            default=None,
+            help=f"reach {name} at this URL instead of through the API server's service proxy",
+        )
+    if not _has_option(parser, "--kubeconfig"):  # pytest-kind-ng, a dependency, normally adds it
+        group.addoption("--kubeconfig", default=None, help="kubeconfig file (default: KUBECONFIG or ~/.kube/config)")
+
+
+def _has_option(parser: pytest.Parser, name: str) -> bool:
+    return any(name in opt.names() for grp in parser._groups for opt in grp.options) or any(
+        name in opt.names() for opt in parser._anonymous.options
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[STATE] = RunState()
+    for layer in layers.LAYERS:
+        config.addinivalue_line("markers", f"{layer.name}: {layer.title} (suites/{layer.module}.py)")
+    config.addinivalue_line("markers", "nonblocking: a failure here does not block the layers that depend on this one")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(STATE, None)
+    for stop in reversed(state.stop if state else []):
+        stop()
+
+
+def _layer(item: pytest.Item) -> layers.Layer | None:
+    return layers.layer_of_module(item.path.stem)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        layer = _layer(item)
+        if layer is not None:
+            item.add_marker(getattr(pytest.mark, layer.name))
+
+
+# --- gating ------------------------------------------------------------------------------------
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    layer = _layer(item)
+    if layer is None:
+        return
+    broken = item.config.stash[STATE].broken
+    for needed in layers.prerequisites(layer.name):
+        if needed in broken:
+            pytest.skip(f"blocked by {needed}: {broken[needed]}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Any:
+    report = yield
+    layer = _layer(item)
+    if layer is None:
+        return report
+    if call.excinfo is not None and call.excinfo.errisinstance(SuiteError):
+        report.longrepr = f"{call.excinfo.typename}: {call.excinfo.value}"
+    state = item.config.stash[STATE]
+    if report.failed and item.get_closest_marker("nonblocking") is None:
+        state.broken.setdefault(layer.name, _first_line(report))
+    if report.when == "call" or report.outcome != "passed":
+        outcome = "blocked" if report.skipped and "blocked by" in str(report.longrepr) else report.outcome
+        counts = state.outcomes.setdefault(layer.name, {"passed": 0, "failed": 0, "skipped": 0, "blocked": 0})
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return report
+
+
+def _first_line(report: pytest.TestReport) -> str:
+    text = str(report.longrepr).strip().splitlines()
+    line = text[-1] if text else report.nodeid
+    for prefix in ("Failed: ", "E   "):
+        line = line.removeprefix(prefix)
+    return line[:300]
+
+
+# --- fixtures ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def suite(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Suite:
+    """Connect once per run; anything wrong with the input ends the run with one line."""
+    config = request.config
+    state = config.stash[STATE]
+    if state.suite is None:
+        try:
+            state.suite = _start(config, tmp_path_factory)
+        except SuiteError as exc:
+            pytest.exit(f"meshcheck: {exc}", returncode=EXIT_BAD_INPUT)
+        wanted = {lay.name for item in request.session.items if (lay := _layer(item)) is not None}
+        try:
+            state.suite.prefetch(wanted)
+        except SuiteError:
+            pass  # each check meets the error again and reports it as its own failure
+    return state.suite
+
+
+def _start(config: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Suite:
+    state = config.stash[STATE]
+    option = config.getoption
+    profile = load_profile(option("profile"))
+    kubeconfig, context = option("kubeconfig", None), option("context")
+    mode = option("cluster")
+    if mode == "kind":
+        raise SuiteError(
+            "--cluster=kind (create a kind cluster and deploy every layer) is not available yet: "
+            "create a cluster yourself and pass --kubeconfig, or use --cluster=sim"
+        )
+    if mode == "sim":
+        from meshcheck.sim.server import SimCluster  # the simulated cluster is only a provider of a kubeconfig
+
+        workdir = Path(tempfile.mkdtemp(prefix="meshcheck-sim-", dir=tmp_path_factory.getbasetemp()))
+        sim = SimCluster(option("sim_scenario"), latency=option("sim_latency"), workdir=workdir).start()
+        state.stop.append(sim.stop)
+        config.stash[SIM] = sim
+        kubeconfig, context = str(sim.kubeconfig), None
+    options = Options(
+        wait=option("wait"),
+        request_timeout=option("request_timeout"),
+        urls={name: option(f"{name.replace('-', '_')}_url") for name in ADDON_URLS},
+    )
+    cluster = kube.Cluster.connect(kubeconfig, context, timeout=options.request_timeout)
+    return Suite(cluster, profile, options)
+
+
+SIM = pytest.StashKey[Any]()
+
+
+@pytest.fixture(scope="session")
+def cluster(suite: Suite) -> kube.Cluster:
+    return suite.cluster
+
+
+@pytest.fixture(scope="session")
+def profile(suite: Suite) -> Profile:
+    return suite.profile
+
+
+@pytest.fixture(scope="session")
+def boutique_namespace(suite: Suite) -> str:
+    namespace = suite.boutique_namespace
+    if namespace is None:
+        pytest.skip(f"no namespace holds Deployment {suite.profile.anchor}: see the boutique layer")
+    return namespace
+
+
+@pytest.fixture(scope="session")
+def prometheus(suite: Suite) -> Endpoint:
+    return suite.addon("prometheus")
+
+
+@pytest.fixture(scope="session")
+def kiali(suite: Suite) -> Endpoint:
+    return suite.addon("kiali")
+
+
+@pytest.fixture(scope="session")
+def tracing(suite: Suite) -> Endpoint:
+    return suite.addon("tracing")
+
+
+@pytest.fixture(scope="session")
+def grafana(suite: Suite) -> Endpoint:
+    return suite.addon("grafana")
+
+
+@pytest.fixture(scope="session")
+def storefront(suite: Suite) -> Endpoint:
+    return suite.storefront()
+
+
+@pytest.fixture
+def require(request: pytest.FixtureRequest) -> Callable[[CheckResult], CheckResult]:
+    """``require(result)``: the test passes with the check, or fails with its message and remedy."""
+    state = request.config.stash[STATE]
+
+    def require_(result: CheckResult) -> CheckResult:
+        state.results.append((request.node.nodeid, result))
+        request.node.user_properties.append(("check", result.check))
+        if not result.passed:
+            pytest.fail(result.text(), pytrace=False)
+        return result
+
+    return require_
+
+
+@pytest.fixture
+def wait(request: pytest.FixtureRequest, suite: Suite) -> Callable[..., CheckResult]:
+    """``wait(look, *kinds)``: look again while the failure may still change, within the layer's budget."""
+    layer = _layer(request.node)
+    name = layer.name if layer else "other"
+
+    def wait_(look: Callable[[], CheckResult], *kinds: kube.Kind) -> CheckResult:
+        return suite.wait(name, look, kinds)
+
+    return wait_
+
+
+# --- reporting ---------------------------------------------------------------------------------
+
+
+def layer_rows(state: RunState) -> Iterator[tuple[str, dict[str, int], str]]:
+    for layer in layers.LAYERS:
+        counts = state.outcomes.get(layer.name)
+        if counts:
+            yield layer.name, counts, state.broken.get(layer.name, "")
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    state = config.stash.get(STATE, None)
+    if state is None or not state.outcomes:
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section("meshcheck layers")
+    if state.suite is not None:
+        write(f"cluster {state.suite.cluster.describe()}: {state.suite.cluster.request_count} API requests")
+    write(f"{'layer':<11} {'passed':>6} {'failed':>6} {'blocked':>7}  first failure")
+    for name, counts, failure in layer_rows(state):
+        write(f"{name:<11} {counts['passed']:>6} {counts['failed']:>6} {counts['blocked']:>7}  {failure[:110]}")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_html_results_summary(
+    prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
+) -> None:
+    from html import escape
+
+    state = session.config.stash.get(STATE, None)
+    if state is None or not state.outcomes:
+        return
+    rows = "".join(
+        f"<tr><td>{escape(n)}</td><td>{c['passed']}</td><td>{c['failed']}</td><td>{c['blocked']}</td>"
+        f"<td>{escape(f)}</td></tr>"
+        for n, c, f in layer_rows(state)
+    )
+    prefix.append(
+        "<h2>Layers</h2><table><tr><th>layer</th><th>passed</th><th>failed</th><th>blocked</th>"
+        f"<th>first failure</th></tr>{rows}</table>"
+    )

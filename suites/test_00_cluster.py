@@ -1,0 +1,47 @@
+"""Cluster layer: nodes Ready, kube-system running, the Kubernetes dashboard with an admin account."""
+
+import pytest
+
+from meshcheck import kube
+from meshcheck.checks import cluster as checks
+
+DASHBOARD_DEPLOYMENTS = ("kubernetes-dashboard", "kubernetes-dashboard-web")
+DASHBOARD_SERVICES = ("kubernetes-dashboard", "kubernetes-dashboard-kong-proxy")
+
+
+def test_nodes_ready(cluster, require, wait):
+    require(wait(lambda: checks.nodes_ready(cluster.list(kube.NODES)), kube.NODES))
+
+
+def test_kube_system_pods_running(cluster, require, wait):
+    require(wait(lambda: checks.system_pods_running(cluster.list(kube.PODS)), kube.PODS))
+
+
+@pytest.mark.nonblocking
+def test_dashboard_deployed(cluster, profile, require, wait):
+    namespace = profile.dashboard["namespace"]
+    names = (profile.dashboard["deployment"], *DASHBOARD_DEPLOYMENTS)
+    require(wait(lambda: checks.dashboard_deployed(cluster.list(kube.DEPLOYMENTS), namespace, names), kube.DEPLOYMENTS))
+
+
+@pytest.mark.nonblocking
+def test_dashboard_service(cluster, profile, require):
+    names = (profile.dashboard["service"], *DASHBOARD_SERVICES)
+    require(checks.dashboard_service(cluster.list(kube.SERVICES), profile.dashboard["namespace"], names))
+
+
+@pytest.mark.nonblocking
+def test_dashboard_admin_account(cluster, profile, require):
+    namespace = profile.dashboard["namespace"]
+    token_api = any(r.get("name") == "serviceaccounts/token" for r in cluster.get("/api/v1").get("resources", []))
+    secrets = cluster.list_metadata(kube.SECRETS, namespace, "type=kubernetes.io/service-account-token")
+    require(
+        checks.dashboard_admin(
+            cluster.list(kube.SERVICE_ACCOUNTS),
+            cluster.list(kube.CLUSTER_ROLE_BINDINGS),
+            secrets,
+            token_api,
+            namespace,
+            profile.dashboard["admin_service_account"],
+        )
+    )
