@@ -7,6 +7,7 @@ found; the logic lives there and in ``meshcheck.checks``.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -54,6 +55,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--sim-scenario", default="healthy", help="scenario of the simulated cluster (python -m meshcheck.sim --list)"
     )
     group.addoption("--sim-latency", type=float, default=0.0, help="seconds the simulated API adds per request")
+    group.addoption("--sim-record", default=None,
+                    help="write every request the simulated cluster served to this file (JSON lines)")
     group.addoption("--profile", default=None, help="expectations: a bundled profile name or a YAML file")
     group.addoption(
         "--wait",
@@ -155,10 +158,8 @@ def suite(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         except SuiteError as exc:
             pytest.exit(f"meshcheck: {exc}", returncode=EXIT_BAD_INPUT)
         wanted = {lay.name for item in request.session.items if (lay := _layer(item)) is not None}
-        try:
+        with contextlib.suppress(SuiteError):  # each check meets the error again and reports it itself
             state.suite.prefetch(wanted)
-        except SuiteError:
-            pass  # each check meets the error again and reports it as its own failure
     return state.suite
 
 
@@ -179,7 +180,8 @@ def _start(config: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> S
         workdir = Path(tempfile.mkdtemp(prefix="meshcheck-sim-", dir=tmp_path_factory.getbasetemp()))
         sim = SimCluster(option("sim_scenario"), latency=option("sim_latency"), workdir=workdir).start()
         state.stop.append(sim.stop)
-        config.stash[SIM] = sim
+        if option("sim_record"):
+            state.stop.append(lambda: sim.write_log(Path(option("sim_record"))))
         kubeconfig, context = str(sim.kubeconfig), None
     options = Options(
         wait=option("wait"),
@@ -188,9 +190,6 @@ def _start(config: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> S
     )
     cluster = kube.Cluster.connect(kubeconfig, context, timeout=options.request_timeout)
     return Suite(cluster, profile, options)
-
-
-SIM = pytest.StashKey[Any]()
 
 
 @pytest.fixture(scope="session")

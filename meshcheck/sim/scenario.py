@@ -46,10 +46,8 @@ def merge(base: Model, change: Model) -> Model:
 def _read(name_or_path: str) -> Model:
     path = Path(name_or_path)
     try:
-        if path.suffix in (".yaml", ".yml"):
-            text = path.read_text()
-        else:
-            text = (BUNDLED / f"{name_or_path}.yaml").read_text()
+        file = path if path.suffix in (".yaml", ".yml") else BUNDLED / f"{name_or_path}.yaml"
+        text = file.read_text()
     except (OSError, FileNotFoundError):
         raise ConfigError(
             f"unknown simulated scenario {name_or_path!r}: choose one of "
@@ -58,7 +56,8 @@ def _read(name_or_path: str) -> Model:
     try:
         model = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"scenario {name_or_path} is not valid YAML: {exc}") from None
+        reason = " ".join(str(exc).split())
+        raise ConfigError(f"scenario {name_or_path} is not valid YAML: {reason}") from None
     if not isinstance(model, dict):
         raise ConfigError(f"scenario {name_or_path} must be a mapping of settings")
     return model

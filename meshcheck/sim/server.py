@@ -9,6 +9,8 @@ it serves, so the project's tests can count them and prove that the suite writes
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import random
 import secrets
 import threading
@@ -203,6 +205,12 @@ class SimCluster:
 
     def api_requests(self) -> list[Served]:
         return [s for s in self.log if s.server == "api"]
+
+    def write_log(self, path: Path) -> None:
+        """Every request served, one JSON object a line, for tests and benchmarks in other processes."""
+        with path.open("w") as out:
+            for served in list(self.log):
+                out.write(json.dumps(dataclasses.asdict(served)) + "\n")
 
     def writes(self) -> list[Served]:
         """Requests that would change Kubernetes objects (proxied shop traffic changes none)."""

@@ -1,0 +1,67 @@
+"""Kiali: it runs, its graph of the boutique's namespace shows the call graph, its tracing link is right.
+
+Requests on a healthy cluster: Kiali's status once (health and tracing link), the graph once; the
+graph is fetched again only while its check waits for traffic to show up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from meshcheck.addons import kiali as kiali_api
+from meshcheck.checks import kiali as checks
+
+GRAPH_DURATION = "10m"          # Kiali's default window: the calls Prometheus saw in the last 10 minutes
+
+
+class Latest:
+    """The latest reading of a document: fetched once per module, again only while a check waits."""
+
+    def __init__(self, fetch: Callable[[], Any]) -> None:
+        self._fetch = fetch
+        self._value: Any = None
+        self._fetched = False
+
+    def refresh(self) -> Any:
+        self._value = self._fetch()
+        self._fetched = True
+        return self._value
+
+    def reader(self) -> Callable[[], Any]:
+        """A reader for one wait: the shared reading first, a fresh one on every later call."""
+        first = [True]
+
+        def read() -> Any:
+            if first[0] and self._fetched:
+                first[0] = False
+                return self._value
+            first[0] = False
+            return self.refresh()
+        return read
+
+
+@pytest.fixture(scope="module")
+def kiali_status(kiali):
+    return kiali_api.fetch_status(kiali)
+
+
+@pytest.fixture(scope="module")
+def kiali_graph(kiali, kiali_status, boutique_namespace):
+    return Latest(lambda: kiali_api.fetch_graph(kiali, boutique_namespace, duration=GRAPH_DURATION,
+                                                web_root=kiali_status.web_root))
+
+
+def test_kiali_is_healthy(kiali_status, require):
+    require(checks.check_kiali_healthy(kiali_status))
+
+
+def test_kiali_graph_has_call_graph_edges(kiali_graph, profile, boutique_namespace, wait, require):
+    read = kiali_graph.reader()
+    require(wait(lambda: checks.check_graph_edges(read(), profile.edges, boutique_namespace)))
+
+
+def test_kiali_tracing_url_points_at_tracing_service(kiali_status, profile, require):
+    require(checks.check_tracing_url(kiali_status, profile.addons["tracing"]))

@@ -1,0 +1,390 @@
+"""Kiali: the client's parsers on recorded shapes, the checks both ways, the simulator round-tripped.
+
+Recorded shapes are derived from kiali/kiali: handlers/testdata/*_graph.expected (graphs, old and
+new formats), status/status.go and status/versions.go (the status document of v1 and v2).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+
+from meshcheck.addons import kiali as api
+from meshcheck.checks import kiali as checks
+from meshcheck.endpoints import Endpoint
+from meshcheck.errors import AddonError
+from meshcheck.profile import load_profile
+from meshcheck.sim.addons import kiali as sim
+from meshcheck.sim.protocol import SimRequest, SimResponse
+from meshcheck.sim.world import World
+
+NS = "online-boutique"
+PROFILE = load_profile()
+
+
+# --- a session that answers from a simulator handler ---------------------------------------------
+
+
+class SimAdapter(requests.adapters.BaseAdapter):
+    def __init__(self, world: World, handler: Callable[[World, SimRequest], SimResponse], prefix: str) -> None:
+        super().__init__()
+        self.world, self.handler, self.prefix = world, handler, prefix
+        self.paths: list[str] = []
+
+    def send(self, request, **kwargs):  # type: ignore[no-untyped-def]
+        url = urlsplit(request.url)
+        path = url.path.removeprefix(self.prefix) or "/"
+        self.paths.append(path)
+        sim_request = SimRequest(request.method, path, parse_qs(url.query, keep_blank_values=True),
+                                 {k.lower(): v for k, v in request.headers.items()}, request.body or b"")
+        answer = self.handler(self.world, sim_request)
+        response = requests.Response()
+        response.status_code = answer.status
+        response._content = answer.body
+        response.headers.update(answer.headers)
+        response.url = request.url
+        response.request = request
+        response.encoding = "utf-8"
+        return response
+
+    def close(self) -> None:
+        pass
+
+
+PROXY = "/api/v1/namespaces/istio-system/services/kiali:20001/proxy"
+
+
+def endpoint_for(world: World, handler=sim.handle) -> tuple[Endpoint, SimAdapter]:
+    adapter = SimAdapter(world, handler, PROXY)
+    session = requests.Session()
+    session.mount("https://sim/", adapter)
+    return Endpoint("kiali", "https://sim" + PROXY, "the API server's service proxy", "istio-system/kiali",
+                    session), adapter
+
+
+def world(**knobs) -> World:
+    return World(NS, "istio-system", "1.20.0", tuple(PROFILE.workloads), PROFILE.edges, {"kiali": knobs})
+
+
+# --- recorded documents ---------------------------------------------------------------------------
+
+
+STATUS_V1_63 = {   # Kiali v1.63 (Istio 1.17's add-on) with a configured tracing URL
+    "status": {"Kiali commit hash": "2d4a3fd1", "Kiali container version": "v1.63.1", "Kiali state": "running",
+               "Kiali version": "v1.63.1"},
+    "externalServices": [{"name": "Istio", "version": "1.17.2"}, {"name": "Prometheus", "version": "2.41.0"},
+                         {"name": "Kubernetes", "version": "v1.25.3"}, {"name": "Grafana"},
+                         {"name": "Jaeger", "url": "http://tracing.istio-system:80/jaeger"}],
+    "warningMessages": [],
+    "istioEnvironment": {"isMaistra": False, "istioAPIEnabled": True},
+}
+
+STATUS_V2 = {      # Kiali v2.x: Kubernetes per cluster, provider-named tracing entry with tempoConfig
+    "status": {"Disabled features": "", "Kiali commit hash": "a1b2", "Kiali container version": "v2.5.0",
+               "Kiali state": "running", "Kiali version": "v2.5.0"},
+    "externalServices": [{"name": "Kubernetes-Kubernetes", "version": "v1.31.0"},
+                         {"name": "Prometheus", "version": "3.1.0"},
+                         {"name": "jaeger", "version": "1.65.0", "url": "http://tracing.istio-system.svc.cluster.local/jaeger",
+                          "tempoConfig": {}}],
+    "warningMessages": [],
+    "istioEnvironment": {"istioAPIEnabled": True},
+}
+
+STATUS_OLDEST = {  # before v1.0: "Kiali core version", no url on external services
+    "status": {"Kiali core commit hash": "x", "Kiali core version": "v0.9.0", "Kiali state": "running"},
+    "externalServices": [{"name": "Istio", "version": "1.0.0"}],
+    "warningMessages": [],
+}
+
+
+def _node(node_id: str, node_type: str, **fields) -> dict:
+    return {"data": {"id": node_id, "nodeType": node_type, "cluster": "Kubernetes", "namespace": NS, **fields}}
+
+
+def _edge(source: str, target: str, protocol: str = "grpc") -> dict:
+    return {"data": {"id": f"{source}-{target}", "source": source, "target": target,
+                     "traffic": {"protocol": protocol, "rates": {protocol: "1.00"},
+                                 "responses": {"0": {"flags": {"-": "100.0"}}}}}}
+
+
+INJECTED_GRAPH = {  # workload graph with injectServiceNodes=true, modern format
+    "timestamp": 1700000000, "duration": 600, "graphType": "workload",
+    "elements": {
+        "nodes": [
+            _node("w-front", "workload", workload="frontend", app="frontend", healthData=None),
+            _node("s-cart", "service", service="cartservice",
+                  destServices=[{"cluster": "Kubernetes", "namespace": NS, "name": "cartservice"}]),
+            _node("w-cart", "workload", workload="cartservice", app="cartservice"),
+            _node("s-ad", "service", service="adservice"),          # nothing behind it: unanswered
+            _node("w-gw", "workload", workload="istio-ingressgateway", app="istio-ingressgateway",
+                  namespace="istio-system", isRoot=True),
+            _node("unknown", "unknown", workload="unknown", app="unknown", namespace="unknown"),
+        ],
+        "edges": [_edge("w-front", "s-cart"), _edge("s-cart", "w-cart"), _edge("w-front", "s-ad"),
+                  _edge("w-gw", "w-front", "http"), _edge("unknown", "w-front", "http")],
+    },
+}
+
+OLD_FORMAT_GRAPH = {  # Kiali 0.x/1.0 (handlers/testdata): destServices as a map, edge traffic as a list
+    "timestamp": 1523364075, "duration": 600, "graphType": "workload",
+    "elements": {
+        "nodes": [
+            {"data": {"id": "a", "nodeType": "workload", "namespace": NS, "workload": "frontend", "app": "frontend",
+                      "version": "v1", "destServices": {"frontend": True},
+                      "traffic": [{"protocol": "http", "rates": {"httpIn": "80.00"}}]}},
+            {"data": {"id": "b", "nodeType": "workload", "namespace": NS, "workload": "adservice", "app": "adservice",
+                      "rate": "20.00"}},
+        ],
+        "edges": [{"data": {"id": "e", "source": "a", "target": "b",
+                            "traffic": [{"protocol": "http", "rates": {"http": "20.00"}}]}}],
+    },
+}
+
+APP_GRAPH_WITH_BOXES = {
+    "timestamp": 1, "duration": 600, "graphType": "versionedApp",
+    "elements": {
+        "nodes": [
+            _node("box-front", "box", app="frontend", isBox="app"),
+            _node("a-front", "app", app="frontend", version="v1", workload="frontend", parent="box-front"),
+            _node("a-cur", "app", app="currencyservice", version="v1", workload="currencyservice"),
+        ],
+        "edges": [_edge("a-front", "a-cur")],
+    },
+}
+
+
+# --- status ---------------------------------------------------------------------------------------
+
+
+def test_parse_status_of_kiali_v1_63_reads_version_and_tracing_url():
+    status = api.parse_status(STATUS_V1_63)
+    assert status.state == "running" and status.version == "v1.63.1"
+    assert status.tracing_enabled and status.tracing_provider == "Jaeger"
+    assert status.tracing_url == "http://tracing.istio-system:80/jaeger"
+
+
+def test_parse_status_of_kiali_v2_reads_provider_entry():
+    status = api.parse_status(STATUS_V2)
+    assert status.version == "v2.5.0" and status.tracing_provider == "jaeger"
+    assert status.tracing_url.startswith("http://tracing.istio-system.svc.cluster.local")
+
+
+def test_parse_status_of_oldest_kiali_without_tracing():
+    status = api.parse_status(STATUS_OLDEST)
+    assert status.version == "v0.9.0" and not status.tracing_enabled and status.tracing_url == ""
+
+
+@pytest.mark.parametrize("doc", [[], {"externalServices": []}, {"status": "running"}, None])
+def test_parse_status_refuses_other_shapes(doc):
+    with pytest.raises(AddonError, match="unexpected shape"):
+        api.parse_status(doc)
+
+
+def test_check_kiali_healthy_passes_and_fails():
+    assert checks.check_kiali_healthy(api.parse_status(STATUS_V2)).passed
+    doc = json.loads(json.dumps(STATUS_V2))
+    doc["status"]["Kiali state"] = "starting"
+    result = checks.check_kiali_healthy(api.parse_status(doc))
+    assert not result.passed and "starting" in result.message and not result.settled
+
+
+# --- tracing URL ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", [
+    "http://tracing/jaeger", "http://tracing.istio-system/jaeger", "http://tracing.istio-system.svc:80/jaeger",
+    "http://tracing.istio-system.svc.cluster.local:16685/jaeger", "http://jaeger-query.observability:16686",
+    "zipkin.istio-system:9411",
+])
+def test_check_tracing_url_accepts_the_service_in_every_form(url):
+    status = api.parse_status(STATUS_V2)
+    status = api.KialiStatus(**{**status.__dict__, "tracing_url": url})
+    result = checks.check_tracing_url(status, PROFILE.addons["tracing"])
+    assert result.passed, result.text()
+
+
+@pytest.mark.parametrize("url,fragment", [
+    ("http://localhost:16686/jaeger", "does not point at the tracing Service"),
+    ("http://tracing.example.com/jaeger", "does not point at the tracing Service"),
+    ("http://grafana.istio-system:3000", "does not point at the tracing Service"),
+    ("", "has no tracing URL"),
+])
+def test_check_tracing_url_fails_on_other_urls(url, fragment):
+    status = api.KialiStatus(**{**api.parse_status(STATUS_V2).__dict__, "tracing_url": url})
+    result = checks.check_tracing_url(status, PROFILE.addons["tracing"])
+    assert not result.passed and fragment in result.message and result.settled
+    assert "external_url" in result.remediation
+
+
+def test_check_tracing_url_fails_when_tracing_is_disabled():
+    result = checks.check_tracing_url(api.parse_status(STATUS_OLDEST), PROFILE.addons["tracing"])
+    assert not result.passed and "tracing disabled" in result.message
+
+
+def test_check_tracing_url_limits_namespaces_when_asked():
+    status = api.parse_status(STATUS_V1_63)
+    assert checks.check_tracing_url(status, ["tracing"], ["istio-system"]).passed
+    result = checks.check_tracing_url(status, ["tracing"], ["observability"])
+    assert not result.passed and "in namespace observability" in result.message
+
+
+# --- graph ----------------------------------------------------------------------------------------
+
+
+def test_observed_edges_follow_injected_service_nodes():
+    graph = api.parse_graph(INJECTED_GRAPH)
+    edges = {(e.source, e.target): e.answered for e in api.observed_edges(graph, NS)}
+    assert edges == {("frontend", "cartservice"): True, ("frontend", "adservice"): False}
+
+
+def test_parse_graph_reads_the_old_format():
+    graph = api.parse_graph(OLD_FORMAT_GRAPH)
+    assert [(e.source, e.target) for e in api.observed_edges(graph, NS)] == [("frontend", "adservice")]
+
+
+def test_parse_graph_skips_app_boxes():
+    graph = api.parse_graph(APP_GRAPH_WITH_BOXES)
+    assert graph.nodes["box-front"].node_type == "box"
+    assert [(e.source, e.target) for e in api.observed_edges(graph, NS)] == [("frontend", "currencyservice")]
+
+
+@pytest.mark.parametrize("doc", [{"elements": None}, {"elements": {"nodes": {}, "edges": []}},
+                                 {"elements": {"nodes": [{"id": "x"}], "edges": []}}, ["nodes"]])
+def test_parse_graph_refuses_other_shapes(doc):
+    with pytest.raises(AddonError, match="unexpected shape"):
+        api.parse_graph(doc)
+
+
+def test_check_graph_edges_names_missing_and_unanswered_edges():
+    graph = api.parse_graph(INJECTED_GRAPH)
+    expected = [("frontend", "cartservice"), ("frontend", "adservice"), ("checkoutservice", "paymentservice")]
+    result = checks.check_graph_edges(graph, expected, NS)
+    assert not result.passed and not result.settled
+    assert "lacks 1 of 3 call-graph edges: checkoutservice→paymentservice" in result.message
+    assert "frontend→adservice ending at the callee's service node" in result.message
+    assert "no workload answered" in result.message and "adservice" in result.remediation
+
+
+def test_check_graph_edges_fails_on_an_empty_graph():
+    graph = api.parse_graph({"graphType": "workload", "elements": {"nodes": [], "edges": []}})
+    result = checks.check_graph_edges(graph, PROFILE.edges, NS)
+    assert not result.passed and "has no edges" in result.message and not result.settled
+
+
+def test_check_graph_edges_passes_when_all_edges_are_answered():
+    graph = api.parse_graph(INJECTED_GRAPH)
+    assert checks.check_graph_edges(graph, [("frontend", "cartservice")], NS).passed
+
+
+# --- the simulator, round-tripped -----------------------------------------------------------------
+
+
+def test_sim_status_round_trips_with_the_default_tracing_url():
+    endpoint, adapter = endpoint_for(world())
+    status = api.fetch_status(endpoint)
+    assert adapter.paths == ["/kiali/api/status"]
+    assert status.state == "running" and status.version == "v1.76.0" and status.web_root == "/kiali"
+    assert checks.check_tracing_url(status, PROFILE.addons["tracing"]).passed
+
+
+@pytest.mark.parametrize("knobs,passed", [
+    ({"tracing_url": "http://localhost:16686/jaeger"}, False), ({"tracing_url": ""}, False),
+    ({"tracing_url": None}, False), ({"version": "v2.x"}, True),
+])
+def test_sim_status_knobs(knobs, passed):
+    endpoint, _ = endpoint_for(world(**knobs))
+    status = api.fetch_status(endpoint)
+    assert checks.check_tracing_url(status, PROFILE.addons["tracing"]).passed is passed
+
+
+def test_sim_status_of_kiali_v2_has_its_shape():
+    endpoint, _ = endpoint_for(world(version="v2.x"))
+    status = api.fetch_status(endpoint)
+    assert status.version.startswith("v2.") and "Kubernetes-Kubernetes" in status.external_services
+    assert "Istio" not in status.external_services
+
+
+def test_fetch_status_falls_back_to_the_root_web_root():
+    def at_root(w: World, request: SimRequest) -> SimResponse:
+        if request.path.startswith("/kiali"):
+            return SimResponse.text("404 page not found\n", 404)
+        return sim.handle(w, SimRequest(request.method, "/kiali" + request.path, request.query))
+    endpoint, adapter = endpoint_for(world(), at_root)
+    status = api.fetch_status(endpoint)
+    assert status.web_root == "" and adapter.paths == ["/kiali/api/status", "/api/status"]
+
+
+@pytest.mark.parametrize("graph_type", ["workload", "app", "versionedApp", "service"])
+@pytest.mark.parametrize("inject", [False, True])
+def test_sim_graph_has_the_whole_call_graph(graph_type, inject):
+    endpoint, adapter = endpoint_for(world())
+    graph = api.fetch_graph(endpoint, NS, graph_type=graph_type, inject_service_nodes=inject)
+    assert graph.graph_type == graph_type and len(adapter.paths) == 1
+    result = checks.check_graph_edges(graph, PROFILE.edges, NS)
+    assert result.passed, result.text()
+
+
+@pytest.mark.parametrize("inject", [False, True])
+def test_sim_graph_knobs_fail_the_check(inject):
+    knobs = {"missing_edges": [["checkoutservice", "paymentservice"]],
+             "unanswered_edges": [["checkoutservice", "emailservice"]]}
+    endpoint, _ = endpoint_for(world(**knobs))
+    graph = api.fetch_graph(endpoint, NS, inject_service_nodes=inject)
+    result = checks.check_graph_edges(graph, PROFILE.edges, NS)
+    assert not result.passed
+    assert "lacks 1 of 16 call-graph edges: checkoutservice→paymentservice" in result.message
+    assert "checkoutservice→emailservice ending at the callee's service node" in result.message
+
+
+def test_sim_graph_nodes_and_edges_have_kialis_fields():
+    endpoint, _ = endpoint_for(world())
+    doc = endpoint.get_json("/kiali/api/namespaces/graph", {"namespaces": NS, "graphType": "workload"})
+    node = doc["elements"]["nodes"][0]["data"]
+    edge = doc["elements"]["edges"][0]["data"]
+    assert {"id", "nodeType", "cluster", "namespace", "workload", "app", "healthData"} <= set(node)
+    assert {"id", "source", "target", "traffic"} <= set(edge) and {"protocol", "rates"} <= set(edge["traffic"])
+    assert doc["duration"] == 600 and len(node["id"]) == 64
+
+
+@pytest.mark.parametrize("params,status,fragment", [
+    ({"namespaces": NS, "graphType": "pods"}, 400, "Invalid graphType [pods]"),
+    ({"graphType": "workload"}, 400, "At least one namespace must be specified via the namespaces query parameter."),
+    ({"namespaces": "nowhere"}, 403, "Requested namespace [nowhere] is not accessible."),
+    ({"namespaces": NS, "duration": "ten"}, 400, "Invalid duration [ten]"),
+    ({"namespaces": NS, "injectServiceNodes": "maybe"}, 400, "Invalid injectServiceNodes [maybe]"),
+])
+def test_sim_graph_refuses_bad_queries_like_kiali(params, status, fragment):
+    endpoint, _ = endpoint_for(world())
+    response = endpoint.get("/kiali/api/namespaces/graph", params)
+    assert response.status_code == status and response.json() == {"error": fragment}
+    with pytest.raises(AddonError, match=str(status)):
+        endpoint.get_json("/kiali/api/namespaces/graph", params)
+
+
+def test_sim_unknown_paths_answer_like_kiali():
+    endpoint, _ = endpoint_for(world())
+    assert endpoint.get("/kiali/api/namespaces/online-boutique/nothing").status_code == 404
+    assert endpoint.get("/kiali/healthz").status_code == 200
+    ui = endpoint.get("/kiali/console/graph")
+    assert ui.status_code == 200 and ui.headers["Content-Type"].startswith("text/html")
+    assert endpoint.get("/elsewhere").text == "404 page not found\n"
+
+
+def _truncated(w: World, request: SimRequest) -> SimResponse:
+    answer = sim.handle(w, request)
+    return SimResponse(200, answer.body[: len(answer.body) // 2], answer.headers)
+
+
+@pytest.mark.parametrize("handler,fragment", [
+    (_truncated, "with a body that is not JSON"),
+    (lambda w, r: SimResponse.text("upstream connect error", 503), "answered 503"),
+    (lambda w, r: SimResponse.text("404 page not found\n", 404), "has no status API"),
+])
+def test_fetch_status_errors_name_what_was_seen(handler, fragment):
+    endpoint, _ = endpoint_for(world(), handler)
+    with pytest.raises(AddonError, match=fragment):
+        api.fetch_status(endpoint)
