@@ -71,14 +71,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             default=None,
             help=f"reach {name} at this URL instead of through the API server's service proxy",
         )
-    if not _has_option(parser, "--kubeconfig"):  # pytest-kind-ng, a dependency, normally adds it
-        group.addoption("--kubeconfig", default=None, help="kubeconfig file (default: KUBECONFIG or ~/.kube/config)")
-
-
-def _has_option(parser: pytest.Parser, name: str) -> bool:
-    return any(name in opt.names() for grp in parser._groups for opt in grp.options) or any(
-        name in opt.names() for opt in parser._anonymous.options
-    )
+    # --kubeconfig comes from pytest-kind-ng, a dependency: both plugins read the same option.
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -30,7 +30,7 @@ Istio's add-on serves Kiali under web root ``/kiali`` on Service ``kiali`` port 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -274,11 +274,6 @@ def _destinations(graph: KialiGraph, target: GraphNode) -> list[tuple[str, bool]
     if not behind:
         return [(target.name, False)]
     return [(node.name, True) for node in behind]
-
-
-def names_in(edges: Sequence[ObservedEdge]) -> list[str]:
-    """Edges as "a→b" text, for messages."""
-    return [f"{e.source}→{e.target}" for e in edges]
 
 
 # --- helpers --------------------------------------------------------------------------------

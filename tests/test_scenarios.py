@@ -1,0 +1,172 @@
+"""The whole suite against every simulated scenario: which tests fail, with which message, what is
+blocked, and that everything else still passes. Also: the suite never writes, and never prints the
+kubeconfig's token."""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import pytest
+
+from meshcheck import layers
+from meshcheck.sim import scenario as scenarios
+from tests.harness import Run, run_suite
+
+
+@dataclass(frozen=True)
+class Expect:
+    fail: dict[str, str] = field(default_factory=dict)   # test name -> fragment of its message
+    blocked: str | None = None                            # the layer whose failure blocks the ones after it
+    skip: dict[str, str] = field(default_factory=dict)   # test name -> fragment of why it cannot run
+    args: tuple[str, ...] = ()
+
+
+ISTIO_BLOCKS = "istio"
+EXPECT: dict[str, Expect] = {
+    "healthy": Expect(),
+    "healthy-gateway-api": Expect(),
+    "healthy-legacy": Expect(),
+    "api-flaky": Expect(),
+    "storefront-unreachable": Expect(),
+    "node-not-ready": Expect({"test_nodes_ready": "meshcheck-worker (Ready=Unknown"}, "cluster"),
+    "coredns-crashing": Expect({"test_kube_system_pods_running": "coredns"}, "cluster"),
+    "dashboard-missing": Expect({"test_dashboard_deployed": "no Deployment kubernetes-dashboard",
+                                 "test_dashboard_service": "no Service kubernetes-dashboard",
+                                 "test_dashboard_admin_account": "admin-user does not exist"}),
+    "dashboard-no-service": Expect({"test_dashboard_service": "no Service kubernetes-dashboard"}),
+    "dashboard-admin-unbound": Expect({"test_dashboard_admin_account": "bound to none of the ClusterRoles"}),
+    "istiod-down": Expect({"test_istiod_available": "istio-system/istiod is not available"}, ISTIO_BLOCKS),
+    "ingress-gateway-down": Expect({"test_istio_ingress_gateway_available": "istio-ingressgateway is not available"},
+                                   ISTIO_BLOCKS),
+    "injector-missing": Expect({"test_istio_sidecar_injector_registered": "sidecar-injector.istio.io"},
+                               ISTIO_BLOCKS),
+    "no-injection-label": Expect({"test_istio_injection_label_on_boutique_namespace":
+                                  "namespace online-boutique is not labelled for sidecar injection"}, ISTIO_BLOCKS),
+    "proxy-version-skew": Expect({"test_istio_control_and_data_plane_versions_agree": "1.21.2"}),
+    "boutique-missing": Expect({"test_boutique_namespace_found": "no namespace holds a Deployment named frontend"},
+                               "boutique", skip={t: "no namespace holds Deployment frontend" for t in (
+                                   "test_istio_injection_label_on_boutique_namespace",
+                                   "test_boutique_deployments_available", "test_boutique_pods_have_ready_sidecars",
+                                   "test_boutique_restarts_within_budget")}),
+    "paymentservice-down": Expect({"test_boutique_deployments_available": "paymentservice (0/1 replicas",
+                                   "test_boutique_pods_have_ready_sidecars": "paymentservice"}, "boutique"),
+    "proxy-not-ready": Expect({"test_boutique_pods_have_ready_sidecars": "not ready: istio-proxy"}, "boutique"),
+    "restarts": Expect({"test_boutique_restarts_within_budget": "(14 restarts)"}),
+    "external-ip-pending": Expect({"test_gateway_has_external_address": "has no EXTERNAL-IP (pending)"}, "gateway"),
+    "gateway-selector-wrong": Expect({"test_gateway_selects_ingress_pods": "no pod has those labels"}, "gateway"),
+    "virtualservice-bad-host": Expect({"test_gateway_routes_to_frontend_service": "no Service online-boutique/"
+                                       "frontend-missing exists"}, "gateway"),
+    "metallb-pool-mismatch": Expect({"test_gateway_address_in_metallb_pool": "is outside MetalLB's IPAddressPool"}),
+    "metallb-not-advertised": Expect({"test_gateway_address_in_metallb_pool": "no L2Advertisement"}),
+    "frontend-external-left": Expect({"test_gateway_frontend_external_removed": "frontend-external still exists"}),
+    "catalog-empty": Expect({"test_storefront_home_page_lists_products": "lists no products",
+                             "test_storefront_product_page_renders": "home page failed",
+                             "test_storefront_add_to_cart_redirects_to_cart": "home page failed",
+                             "test_storefront_cart_shows_added_product": "home page failed",
+                             "test_storefront_checkout_completes_with_order_confirmation": "home page failed"}),
+    "checkout-fails": Expect({"test_storefront_checkout_completes_with_order_confirmation":
+                              "POST /cart/checkout through gateway EXTERNAL-IP"}),
+    "prometheus-down": Expect({"test_prometheus_is_ready": "answered 503",
+                               "test_prometheus_scrapes_boutique_sidecar_targets": "503",
+                               "test_prometheus_has_istio_requests_series_for_workloads": "503"}, "telemetry"),
+    "prometheus-no-istio-metrics": Expect({"test_prometheus_has_istio_requests_series_for_workloads":
+                                           "no istio_requests_total series"}, "telemetry"),
+    "prometheus-targets-down": Expect({"test_prometheus_scrapes_boutique_sidecar_targets": "down: frontend-"},
+                                      "telemetry"),
+    "kiali-missing-edge": Expect({"test_kiali_graph_has_call_graph_edges": "checkoutservice→paymentservice"}),
+    "kiali-unanswered-edge": Expect({"test_kiali_graph_has_call_graph_edges": "service"}),
+    "kiali-tracing-url-wrong": Expect({"test_kiali_tracing_url_points_at_tracing_service":
+                                       "jaeger.example.invalid"}),
+    "kiali-malformed": Expect({"test_kiali_is_healthy": "not JSON",
+                               "test_kiali_graph_has_call_graph_edges": "not JSON",
+                               "test_kiali_tracing_url_points_at_tracing_service": "not JSON"}),
+    "kiali-slow": Expect({"test_kiali_is_healthy": "did not answer",
+                          "test_kiali_graph_has_call_graph_edges": "did not answer",
+                          "test_kiali_tracing_url_points_at_tracing_service": "did not answer"},
+                         args=("--request-timeout=1",)),
+    "tracing-empty": Expect({"test_tracing_lists_boutique_services": "lists none of the boutique services",
+                             "test_tracing_has_recent_frontend_traces": "frontend",
+                             "test_tracing_covers_traced_call_graph_hops": "hops"}),
+    "tracing-missing-hop": Expect({"test_tracing_covers_traced_call_graph_hops":
+                                   "recommendationservice→productcatalogservice"}),
+    "grafana-down": Expect({"test_grafana_is_healthy": "500",
+                            "test_grafana_has_prometheus_datasource": "500",
+                            "test_grafana_prometheus_datasource_works": "500",
+                            "test_grafana_has_istio_dashboards": "500"}),
+    "grafana-datasource-broken": Expect({"test_grafana_prometheus_datasource_works": "fails its test"}),
+    "grafana-missing-dashboard": Expect({"test_grafana_has_istio_dashboards": "Istio Mesh Dashboard"}),
+}
+
+TOKEN = re.compile(r"sim-[0-9a-f]{32}")
+
+
+@pytest.fixture(scope="session")
+def runs() -> dict[str, Run]:
+    """Every scenario, run once, two at a time (the machine has two cores)."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {name: pool.submit(run_suite, *EXPECT[name].args, scenario=name) for name in EXPECT}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def test_every_bundled_scenario_has_expectations() -> None:
+    assert sorted(EXPECT) == scenarios.available()
+
+
+def _layer_of(test_key: str) -> str:
+    layer = layers.layer_of_module(test_key.split("::")[0])
+    assert layer is not None, test_key
+    return layer.name
+
+
+@pytest.mark.parametrize("name", sorted(EXPECT))
+def test_scenario_outcomes(runs: dict[str, Run], name: str) -> None:
+    run, expect = runs[name], EXPECT[name]
+    assert run.tests, f"{name}: no test ran\n{run.output[-2000:]}"
+    assert len(run.tests) == 37, f"{name}: {len(run.tests)} tests reported"
+    blocked = {lay.name for lay in layers.LAYERS if expect.blocked in layers.prerequisites(lay.name)}
+    for key, outcome in run.tests.items():
+        test = key.split("::")[1]
+        if test in expect.fail:
+            assert outcome.outcome in ("failed", "error"), f"{name}: {key} should fail, was {outcome.outcome}"
+            assert expect.fail[test] in outcome.message, f"{name}: {key} message: {outcome.message!r}"
+            assert "Traceback" not in outcome.message
+        elif test in expect.skip:
+            assert outcome.outcome == "skipped", f"{name}: {key} should be skipped, was {outcome.outcome}"
+            assert expect.skip[test] in outcome.message, outcome.message
+        elif _layer_of(key) in blocked:
+            assert outcome.outcome == "skipped", f"{name}: {key} should be blocked, was {outcome.outcome}"
+            assert f"blocked by {expect.blocked}:" in outcome.message, outcome.message
+        else:
+            assert outcome.outcome == "passed", f"{name}: {key} should pass: {outcome.message[:500]}"
+    assert (run.code == 0) == (not expect.fail), f"{name}: exit code {run.code}"
+
+
+@pytest.mark.parametrize("name", sorted(EXPECT))
+def test_suite_never_writes_nor_reads_secret_data(runs: dict[str, Run], name: str) -> None:
+    api = [s for s in runs[name].served if s["server"] == "api"]
+    assert api, "the simulated cluster recorded no request"
+    writes = [s for s in api if s["method"] not in ("GET", "HEAD") and "/proxy" not in s["path"]]
+    assert writes == []
+    secrets = [s for s in api if "/secrets" in s["path"]]
+    assert all("as=PartialObjectMetadataList" in s["accept"] for s in secrets), secrets
+
+
+@pytest.mark.parametrize("name", sorted(EXPECT))
+def test_output_never_shows_the_token(runs: dict[str, Run], name: str) -> None:
+    assert not TOKEN.search(runs[name].output)
+    assert "Bearer" not in runs[name].output
+
+
+def test_healthy_run_stays_within_the_request_budget(runs: dict[str, Run]) -> None:
+    api = [s for s in runs["healthy"].served if s["server"] == "api"]
+    assert len(api) <= 40, [s["path"] for s in api]
+
+
+def test_unreachable_gateway_address_falls_back_to_the_api_server_proxy(runs: dict[str, Run]) -> None:
+    proxied = [s for s in runs["storefront-unreachable"].served
+               if "/services/istio-ingressgateway:" in s["path"] and "/proxy" in s["path"]]
+    assert any(s["method"] == "POST" for s in proxied), "checkout went through the API server proxy"
+    direct = [s for s in runs["healthy"].served if s["server"] == "storefront"]
+    assert direct, "a reachable EXTERNAL-IP is used directly"
