@@ -90,6 +90,7 @@ class Cluster:
         self._lists: dict[tuple[Kind, str | None], list[Obj]] = {}
         self._groups: dict[str, str] | None = None
         self._lock = threading.Lock()
+        self._discovery_lock = threading.Lock()
         self._key_locks: dict[Any, threading.Lock] = {}
         self.log: list[tuple[str, str]] = []  # (method, path) of every request sent
 
@@ -216,11 +217,10 @@ class Cluster:
         """The preferred version of an API group, or None when the cluster does not serve it."""
         if not group:
             return "v1"
-        if self._groups is None:
-            discovery = self.get("/apis")
-            groups = {g["name"]: g["preferredVersion"]["version"] for g in discovery.get("groups", [])}
-            with self._lock:
-                self._groups = groups
+        with self._discovery_lock:  # parallel prefetches must not each ask for discovery
+            if self._groups is None:
+                discovery = self.get("/apis")
+                self._groups = {g["name"]: g["preferredVersion"]["version"] for g in discovery.get("groups", [])}
         return self._groups.get(group)
 
     def list(self, kind: Kind, namespace: str | None = None) -> list[Obj]:
