@@ -6,41 +6,13 @@ graph is fetched again only while its check waits for traffic to show up.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import pytest
 
 from meshcheck.addons import kiali as kiali_api
 from meshcheck.checks import kiali as checks
+from meshcheck.latest import Latest
 
 GRAPH_DURATION = "10m"          # Kiali's default window: the calls Prometheus saw in the last 10 minutes
-
-
-class Latest:
-    """The latest reading of a document: fetched once per module, again only while a check waits."""
-
-    def __init__(self, fetch: Callable[[], Any]) -> None:
-        self._fetch = fetch
-        self._value: Any = None
-        self._fetched = False
-
-    def refresh(self) -> Any:
-        self._value = self._fetch()
-        self._fetched = True
-        return self._value
-
-    def reader(self) -> Callable[[], Any]:
-        """A reader for one wait: the shared reading first, a fresh one on every later call."""
-        first = [True]
-
-        def read() -> Any:
-            if first[0] and self._fetched:
-                first[0] = False
-                return self._value
-            first[0] = False
-            return self.refresh()
-        return read
 
 
 @pytest.fixture(scope="module")

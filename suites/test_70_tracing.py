@@ -8,46 +8,14 @@ one trace query per calling service; both are fetched again only while a check w
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import pytest
 
 from meshcheck.addons import tracing as tracing_api
 from meshcheck.checks import tracing as checks
+from meshcheck.latest import Latest
 
 LOOKBACK = 3600.0               # seconds of traces to look at
 LIMIT = 100                     # traces per calling service
-
-
-class Latest:
-    """The latest reading of a document: fetched once per module, again only while a check waits."""
-
-    def __init__(self, fetch: Callable[[], Any]) -> None:
-        self._fetch = fetch
-        self._value: Any = None
-        self._fetched = False
-
-    @property
-    def value(self) -> Any:
-        return self._value if self._fetched else self.refresh()
-
-    def refresh(self) -> Any:
-        self._value = self._fetch()
-        self._fetched = True
-        return self._value
-
-    def reader(self) -> Callable[[], Any]:
-        """A reader for one wait: the shared reading first, a fresh one on every later call."""
-        first = [True]
-
-        def read() -> Any:
-            if first[0] and self._fetched:
-                first[0] = False
-                return self._value
-            first[0] = False
-            return self.refresh()
-        return read
 
 
 @pytest.fixture(scope="module")

@@ -575,6 +575,14 @@ ADDON_IMAGES = {
 }
 
 
+# Istio's samples/addons: jaeger.yaml serves the query UI/API behind `tracing` and collects Zipkin
+# spans on `zipkin`; extras/zipkin.yaml serves Zipkin behind both names.
+TRACING_SERVICES = {
+    "jaeger": (("tracing", 80, 16686), ("zipkin", 9411, 9411)),
+    "zipkin": (("tracing", 80, 9411), ("zipkin", 9411, 9411)),
+}
+
+
 def _addons(b: Builder) -> None:
     ns = b.model["istio"]["namespace"]
     addons = b.model.get("addons") or {}
@@ -585,42 +593,16 @@ def _addons(b: Builder) -> None:
         b.workload(deployment, ns, [k.container(container, image, [port])], labels=labels)
         if addon == "tracing":
             backend = (addons[addon] or {}).get("backend", "jaeger")
-            if backend == "zipkin":
+            for name, port, target in TRACING_SERVICES[backend]:
                 b.add(
                     "services",
                     k.service(
                         b.clock,
-                        "zipkin",
+                        name,
                         ns,
                         selector=labels,
-                        labels={"name": "zipkin"},
-                        ports=[{"name": "http-query", "port": 9411}],
-                    ),
-                )
-            else:
-                b.add(
-                    "services",
-                    k.service(
-                        b.clock,
-                        "tracing",
-                        ns,
-                        selector=labels,
-                        labels={"app": "jaeger"},
-                        ports=[
-                            {"name": "http-query", "port": 80, "targetPort": 16686},
-                            {"name": "grpc-query", "port": 16685},
-                        ],
-                    ),
-                )
-                b.add(
-                    "services",
-                    k.service(
-                        b.clock,
-                        "zipkin",
-                        ns,
-                        selector=labels,
-                        labels={"name": "zipkin"},
-                        ports=[{"name": "http-query", "port": 9411}],
+                        labels={"app": backend},
+                        ports=[{"name": "http-query", "port": port, "targetPort": target}],
                     ),
                 )
             continue

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from requests.structures import CaseInsensitiveDict
 
 from meshcheck.addons import grafana as gf
 from meshcheck.checks import grafana as checks
@@ -25,6 +23,7 @@ from meshcheck.sim.addons import grafana as sim
 from meshcheck.sim.build import build_world
 from meshcheck.sim.protocol import SimRequest, SimResponse
 from meshcheck.sim.world import World
+from tests.unit.simhttp import SimAdapter
 
 ISTIO_TITLES = (
     "Istio Control Plane Dashboard", "Istio Mesh Dashboard", "Istio Performance Dashboard",
@@ -141,33 +140,6 @@ def test_istio_dashboards_present_matches_titles_whatever_the_uids():
 
 
 # --- round trips through the simulated Grafana ------------------------------------------------
-
-class SimAdapter(requests.adapters.BaseAdapter):
-    """Serve a requests Session from a simulator handler, counting the requests it sends."""
-
-    def __init__(self, handler: Any) -> None:
-        super().__init__()
-        self.handler = handler
-        self.paths: list[str] = []
-
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        url = urlsplit(request.url or "")
-        sim_request = SimRequest(request.method or "GET", url.path, parse_qs(url.query, keep_blank_values=True),
-                                 {k.lower(): v for k, v in request.headers.items()})
-        self.paths.append(url.path)
-        answer: SimResponse = self.handler(sim_request)
-        response = requests.Response()
-        response.status_code = answer.status
-        response._content = answer.body
-        response.headers = CaseInsensitiveDict(answer.headers)
-        response.url = request.url or ""
-        response.request = request
-        response.encoding = "utf-8"
-        return response
-
-    def close(self) -> None:
-        pass
-
 
 def world_with(**knobs: Any) -> World:
     model = scenario.merge(scenario.load("healthy"), {"addons": {"grafana": knobs}})

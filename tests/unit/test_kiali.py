@@ -7,8 +7,6 @@ new formats), status/status.go and status/versions.go (the status document of v1
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -21,6 +19,7 @@ from meshcheck.profile import load_profile
 from meshcheck.sim.addons import kiali as sim
 from meshcheck.sim.protocol import SimRequest, SimResponse
 from meshcheck.sim.world import World
+from tests.unit.simhttp import SimAdapter
 
 NS = "online-boutique"
 PROFILE = load_profile()
@@ -29,37 +28,11 @@ PROFILE = load_profile()
 # --- a session that answers from a simulator handler ---------------------------------------------
 
 
-class SimAdapter(requests.adapters.BaseAdapter):
-    def __init__(self, world: World, handler: Callable[[World, SimRequest], SimResponse], prefix: str) -> None:
-        super().__init__()
-        self.world, self.handler, self.prefix = world, handler, prefix
-        self.paths: list[str] = []
-
-    def send(self, request, **kwargs):  # type: ignore[no-untyped-def]
-        url = urlsplit(request.url)
-        path = url.path.removeprefix(self.prefix) or "/"
-        self.paths.append(path)
-        sim_request = SimRequest(request.method, path, parse_qs(url.query, keep_blank_values=True),
-                                 {k.lower(): v for k, v in request.headers.items()}, request.body or b"")
-        answer = self.handler(self.world, sim_request)
-        response = requests.Response()
-        response.status_code = answer.status
-        response._content = answer.body
-        response.headers.update(answer.headers)
-        response.url = request.url
-        response.request = request
-        response.encoding = "utf-8"
-        return response
-
-    def close(self) -> None:
-        pass
-
-
 PROXY = "/api/v1/namespaces/istio-system/services/kiali:20001/proxy"
 
 
 def endpoint_for(world: World, handler=sim.handle) -> tuple[Endpoint, SimAdapter]:
-    adapter = SimAdapter(world, handler, PROXY)
+    adapter = SimAdapter(lambda r: handler(world, r), PROXY)
     session = requests.Session()
     session.mount("https://sim/", adapter)
     return Endpoint("kiali", "https://sim" + PROXY, "the API server's service proxy", "istio-system/kiali",

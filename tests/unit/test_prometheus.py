@@ -11,11 +11,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from requests.structures import CaseInsensitiveDict
 
 import meshcheck.profile
 from meshcheck.addons import prometheus as prom
@@ -28,8 +26,9 @@ from meshcheck.sim import scenario
 from meshcheck.sim.addons import prometheus as sim
 from meshcheck.sim.addons import promql
 from meshcheck.sim.build import build_world
-from meshcheck.sim.protocol import SimRequest, SimResponse
+from meshcheck.sim.protocol import SimRequest
 from meshcheck.sim.world import World
+from tests.unit.simhttp import SimAdapter
 
 NS = "online-boutique"
 PROFILE_FILE = Path(meshcheck.profile.__file__).parent / "profiles" / "online-boutique.yaml"
@@ -283,34 +282,6 @@ def test_istio_requests_series_fails_when_there_is_no_series_at_all():
 
 
 # --- round trips through the simulated Prometheus -------------------------------------------
-
-class SimAdapter(requests.adapters.BaseAdapter):
-    """Serve a requests Session from a simulator handler, counting the requests it sends."""
-
-    def __init__(self, handler: Any) -> None:
-        super().__init__()
-        self.handler = handler
-        self.paths: list[str] = []
-
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        url = urlsplit(request.url or "")
-        body = request.body.encode() if isinstance(request.body, str) else (request.body or b"")
-        sim_request = SimRequest(request.method or "GET", url.path, parse_qs(url.query, keep_blank_values=True),
-                                 {k.lower(): v for k, v in request.headers.items()}, body)
-        self.paths.append(url.path)
-        answer: SimResponse = self.handler(sim_request)
-        response = requests.Response()
-        response.status_code = answer.status
-        response._content = answer.body
-        response.headers = CaseInsensitiveDict(answer.headers)
-        response.url = request.url or ""
-        response.request = request
-        response.encoding = "utf-8"
-        return response
-
-    def close(self) -> None:
-        pass
-
 
 def world_with(**knobs: Any) -> World:
     model = scenario.merge(scenario.load("healthy"), {"addons": {"prometheus": knobs}})

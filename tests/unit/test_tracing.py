@@ -8,8 +8,6 @@ openzipkin/zipkin-api zipkin2-api.yaml (v2 spans, Envoy's shared client/server s
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -22,41 +20,16 @@ from meshcheck.profile import load_profile
 from meshcheck.sim.addons import tracing as sim
 from meshcheck.sim.protocol import SimRequest, SimResponse
 from meshcheck.sim.world import World
+from tests.unit.simhttp import SimAdapter
 
 NS = "online-boutique"
 PROFILE = load_profile()
 NOW_US = 1_700_000_000_000_000
 
 
-class SimAdapter(requests.adapters.BaseAdapter):
-    def __init__(self, world: World, handler: Callable[[World, SimRequest], SimResponse], prefix: str) -> None:
-        super().__init__()
-        self.world, self.handler, self.prefix = world, handler, prefix
-        self.paths: list[str] = []
-
-    def send(self, request, **kwargs):  # type: ignore[no-untyped-def]
-        url = urlsplit(request.url)
-        path = url.path.removeprefix(self.prefix) or "/"
-        self.paths.append(path)
-        sim_request = SimRequest(request.method, path, parse_qs(url.query, keep_blank_values=True),
-                                 {k.lower(): v for k, v in request.headers.items()}, request.body or b"")
-        answer = self.handler(self.world, sim_request)
-        response = requests.Response()
-        response.status_code = answer.status
-        response._content = answer.body
-        response.headers.update(answer.headers)
-        response.url = request.url
-        response.request = request
-        response.encoding = "utf-8"
-        return response
-
-    def close(self) -> None:
-        pass
-
-
 def endpoint_for(world: World, service: str = "tracing", handler=sim.handle) -> tuple[Endpoint, SimAdapter]:
     prefix = f"/api/v1/namespaces/istio-system/services/{service}:80/proxy"
-    adapter = SimAdapter(world, handler, prefix)
+    adapter = SimAdapter(lambda r: handler(world, r), prefix)
     session = requests.Session()
     session.mount("https://sim/", adapter)
     return Endpoint("tracing", "https://sim" + prefix, "the API server's service proxy",
