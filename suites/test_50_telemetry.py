@@ -19,7 +19,7 @@ def test_prometheus_scrapes_boutique_sidecar_targets(prometheus, profile, boutiq
         prom.targets(prometheus), boutique_namespace, profile.workloads)))
 
 
-def test_prometheus_has_istio_requests_series_for_workloads(prometheus, profile, boutique_namespace,
+def test_prometheus_has_mesh_request_series_for_workloads(prometheus, profile, boutique_namespace,
                                                             wait, require):
     expected = telemetry.request_workloads(profile.traced_edges)
     require(wait(lambda: telemetry.istio_requests_series(

@@ -34,5 +34,5 @@ def test_grafana_prometheus_datasource_works(grafana, grafana_datasources, requi
     require(checks.prometheus_datasource_works(source, gf.datasource_health(grafana, source)))
 
 
-def test_grafana_has_istio_dashboards(grafana, profile, require):
+def test_grafana_has_mesh_dashboards(grafana, profile, require):
     require(checks.istio_dashboards_present(gf.dashboards(grafana), profile.grafana_dashboards))

@@ -70,8 +70,8 @@ EXPECT: dict[str, Expect] = {
                               "POST /cart/checkout through gateway EXTERNAL-IP"}),
     "prometheus-down": Expect({"test_prometheus_is_ready": "answered 503",
                                "test_prometheus_scrapes_boutique_sidecar_targets": "503",
-                               "test_prometheus_has_istio_requests_series_for_workloads": "503"}, "telemetry"),
-    "prometheus-no-istio-metrics": Expect({"test_prometheus_has_istio_requests_series_for_workloads":
+                               "test_prometheus_has_mesh_request_series_for_workloads": "503"}, "telemetry"),
+    "prometheus-no-istio-metrics": Expect({"test_prometheus_has_mesh_request_series_for_workloads":
                                            "no istio_requests_total series"}, "telemetry"),
     "prometheus-targets-down": Expect({"test_prometheus_scrapes_boutique_sidecar_targets": "down: frontend-"},
                                       "telemetry"),
@@ -94,9 +94,9 @@ EXPECT: dict[str, Expect] = {
     "grafana-down": Expect({"test_grafana_is_healthy": "500",
                             "test_grafana_has_prometheus_datasource": "500",
                             "test_grafana_prometheus_datasource_works": "500",
-                            "test_grafana_has_istio_dashboards": "500"}),
+                            "test_grafana_has_mesh_dashboards": "500"}),
     "grafana-datasource-broken": Expect({"test_grafana_prometheus_datasource_works": "fails its test"}),
-    "grafana-missing-dashboard": Expect({"test_grafana_has_istio_dashboards": "Istio Mesh Dashboard"}),
+    "grafana-missing-dashboard": Expect({"test_grafana_has_mesh_dashboards": "Istio Mesh Dashboard"}),
 }
 
 TOKEN = re.compile(r"sim-[0-9a-f]{32}")
@@ -170,3 +170,20 @@ def test_unreachable_gateway_address_falls_back_to_the_api_server_proxy(runs: di
     assert any(s["method"] == "POST" for s in proxied), "checkout went through the API server proxy"
     direct = [s for s in runs["healthy"].served if s["server"] == "storefront"]
     assert direct, "a reachable EXTERNAL-IP is used directly"
+
+
+@pytest.mark.parametrize("layer", [lay.name for lay in layers.LAYERS])
+def test_marker_selects_exactly_one_layer(layer: str) -> None:
+    """`pytest -m kiali` selects that layer's module and nothing else; so does `pytest -k istio`
+    (-k matches names, and other layers' tests may name their layer's neighbours)."""
+    import subprocess
+    import sys
+
+    from tests.harness import ROOT
+
+    module = layers.BY_NAME[layer].module
+    for selector in (["-m", layer], *([["-k", layer]] if layer == "istio" else [])):
+        done = subprocess.run([sys.executable, "-m", "pytest", "suites", "--co", "-q", "-p", "no:cacheprovider",
+                               *selector], cwd=ROOT, capture_output=True, text=True)
+        ids = [line for line in done.stdout.splitlines() if "::" in line]
+        assert ids and all(line.startswith(f"suites/{module}.py::") for line in ids), (selector, ids)
