@@ -149,10 +149,12 @@ class Cluster:
         *,
         accept: str = "application/json",
         missing_ok: bool = False,
+        forbidden_ok: bool = False,
     ) -> Obj:
-        """GET a path of the API; 404 gives {} when ``missing_ok``, other errors a ``ClusterError``."""
+        """GET a path of the API; 404 (403) gives {} when ``missing_ok`` (``forbidden_ok``), other errors
+        a ``ClusterError``."""
         status, body = self._send("GET", path, list(params), accept)
-        if status == 404 and missing_ok:
+        if (status == 404 and missing_ok) or (status == 403 and forbidden_ok):
             return {}
         if status >= 300:
             raise ClusterError(self._describe_error("GET", path, status, body))
@@ -238,10 +240,13 @@ class Cluster:
             return self._lists[key]
 
     def list_metadata(self, kind: Kind, namespace: str, field_selector: str = "") -> list[Obj]:
-        """Names, labels and annotations only: how secrets are looked at, never their data."""
+        """Names, labels and annotations only: how secrets are looked at, never their data.
+
+        A read-only role (the 'view' ClusterRole) may not list secrets at all: that reads as none.
+        """
         params = [("fieldSelector", field_selector)] if field_selector else []
         path = f"/api/v1/namespaces/{namespace}/{kind.plural}"
-        items = self.get(path, params, accept=METADATA_ONLY, missing_ok=True).get("items", [])
+        items = self.get(path, params, accept=METADATA_ONLY, missing_ok=True, forbidden_ok=True).get("items", [])
         return [{"metadata": item.get("metadata", {})} for item in items]
 
     def refresh(self, *kinds: Kind) -> None:

@@ -30,6 +30,8 @@ EXPECT: dict[str, Expect] = {
     "healthy-legacy": Expect(),
     "api-flaky": Expect(),
     "storefront-unreachable": Expect(),
+    "reader-without-secrets": Expect(),
+    "reader-without-pods": Expect({"test_kube_system_pods_running": "refused GET /api/v1/pods with 403"}, "cluster"),
     "node-not-ready": Expect({"test_nodes_ready": "meshcheck-worker (Ready=Unknown"}, "cluster"),
     "coredns-crashing": Expect({"test_kube_system_pods_running": "coredns"}, "cluster"),
     "dashboard-missing": Expect({"test_dashboard_deployed": "no Deployment kubernetes-dashboard",

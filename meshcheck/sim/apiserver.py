@@ -103,11 +103,13 @@ class ApiServer:
         *,
         git_version: str,
         user: str = "meshcheck-sim",
+        forbidden: frozenset[str] = frozenset(),
     ) -> None:
         self.objects = objects
         self.resources = resources
         self.git_version = git_version
         self.user = user
+        self.forbidden = forbidden  # resources the simulated user's role may not read
 
     # --- dispatch -----------------------------------------------------------------------------
 
@@ -154,6 +156,15 @@ class ApiServer:
             return status(404, "NotFound", "the server could not find the requested resource")
         if namespace and not resource.namespaced:
             return status(404, "NotFound", "the server could not find the requested resource")
+        if resource.plural in self.forbidden:
+            scope = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
+            return status(
+                403,
+                "Forbidden",
+                f'{resource.plural} is forbidden: User "{self.user}" cannot '
+                f'list resource "{resource.plural}" in API group "{group}" {scope}',
+                {"kind": resource.plural},
+            )
         items = [
             o
             for o in self.objects.get(resource.key, [])

@@ -67,7 +67,8 @@ class SimCluster:
         storefront_server, ip, port = self._open_storefront()
         self.world = build_world(self.model, ip, port)
         self.api = ApiServer(
-            self.world.objects, resources_for(self.model), git_version=self.model["kubernetes_version"]
+            self.world.objects, resources_for(self.model), git_version=self.model["kubernetes_version"],
+            forbidden=frozenset((self.model.get("api") or {}).get("forbidden") or ()),
         )
         self.routes = self._routes(self.world)
         api_server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self, "api"))
