@@ -7,7 +7,8 @@ written once.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import re
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 Obj = dict[str, Any]
@@ -58,15 +59,25 @@ def condition(obj: Obj, kind: str) -> Obj | None:
     return next((c for c in obj.get("status", {}).get("conditions") or [] if c.get("type") == kind), None)
 
 
+_TIMESTAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:?\d\d)?$")
+
+
 def age_seconds(timestamp: str | None) -> float | None:
-    """Seconds since an RFC 3339 timestamp of the API (creationTimestamp, lastTransitionTime)."""
-    if not timestamp:
+    """Seconds since an RFC 3339 timestamp of the API (creationTimestamp, lastTransitionTime).
+
+    Parsed by hand: Python 3.10's fromisoformat knows neither 'Z' nor nanoseconds (MicroTime).
+    """
+    match = _TIMESTAMP.match(timestamp or "")
+    if match is None:
         return None
-    try:
-        moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return max(0.0, (datetime.now(timezone.utc) - moment).total_seconds())
+    base, fraction, offset = match.groups()
+    moment = datetime.strptime(base, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+    if offset and offset != "Z":
+        sign = 1 if offset[0] == "+" else -1
+        digits = offset[1:].replace(":", "")
+        moment -= sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    seconds = (datetime.now(timezone.utc) - moment).total_seconds() - float(f"0.{fraction or 0}")
+    return max(0.0, seconds)
 
 
 def selector_matches(selector: dict[str, str] | None, obj_labels: dict[str, str]) -> bool:
@@ -137,12 +148,18 @@ def not_ready_containers(pod: Obj) -> list[str]:
 
 
 def waiting_reason(pod: Obj) -> str | None:
-    """The first reason a container is waiting or terminated with, e.g. CrashLoopBackOff."""
-    for status in container_statuses(pod).values():
-        state = status.get("state") or {}
-        for key in ("waiting", "terminated"):
-            if state.get(key) and state[key].get("reason"):
-                return state[key]["reason"]
+    """The first reason a container is stuck with, e.g. CrashLoopBackOff (app containers first).
+
+    An init container that completed is not a reason: every injected pod has one (istio-init).
+    """
+    status = pod.get("status", {})
+    for entry in list(status.get("containerStatuses") or []) + list(status.get("initContainerStatuses") or []):
+        state = entry.get("state") or {}
+        if state.get("waiting", {}).get("reason"):
+            return state["waiting"]["reason"]
+        terminated = state.get("terminated") or {}
+        if terminated.get("reason") and terminated.get("reason") != "Completed":
+            return terminated["reason"]
     return None
 
 

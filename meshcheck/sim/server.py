@@ -96,7 +96,7 @@ class SimCluster:
     def _serve(self, server: ThreadingHTTPServer) -> None:
         server.daemon_threads = True
         self._servers.append(server)
-        threading.Thread(target=server.serve_forever, name="meshcheck-sim", daemon=True).start()
+        threading.Thread(target=server.serve_forever, args=(0.05,), name="meshcheck-sim", daemon=True).start()
 
     def _open_storefront(self) -> tuple[ThreadingHTTPServer | None, str | None, int]:
         """Pick a loopback address as the gateway's EXTERNAL-IP; listen there unless it must not answer."""
