@@ -56,19 +56,20 @@ class Endpoint:
         if not 200 <= response.status_code < 300:
             raise AddonError(
                 f"{self.name} answered {response.status_code} to GET {path} ({self.via}): "
-                f"{_snippet(response.text)}; check the {self.name} pod's logs"
+                f"{snippet(response.text)}; check the {self.name} pod's logs"
             )
         try:
             return response.json()
         except (ValueError, json.JSONDecodeError):
             raise AddonError(
                 f"{self.name} answered GET {path} with a body that is not JSON ({self.via}): "
-                f"{_snippet(response.text)}; check that {self.name} is the service behind "
+                f"{snippet(response.text)}; check that {self.name} is the service behind "
                 "this address and that its version is supported"
             ) from None
 
 
-def _snippet(text: str, limit: int = 120) -> str:
+def snippet(text: str, limit: int = 120) -> str:
+    """The start of a body, on one line, for a message that says what came back."""
     text = " ".join(text.split())
     return repr(text[:limit] + ("…" if len(text) > limit else ""))
 
@@ -77,3 +78,13 @@ def _reason(exc: Exception) -> str:
     """The last line of a requests error, without the URL's query or any header."""
     text = str(exc).split("(Caused by ")[-1].rstrip(")")
     return text[:200]
+
+
+def describe_shape(value: Any) -> str:
+    """What a JSON document looks like, for a message that says it was not the expected shape."""
+    if isinstance(value, dict):
+        keys = sorted(str(k) for k in value)[:6]
+        return "an object with keys " + (", ".join(keys) if keys else "(none)")
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    return type(value).__name__ if value is not None else "null"

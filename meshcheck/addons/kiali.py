@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from meshcheck.endpoints import Endpoint
+from meshcheck.endpoints import Endpoint, describe_shape, snippet
 from meshcheck.errors import AddonError
 
 WEB_ROOTS = ("/kiali", "")
@@ -116,11 +116,11 @@ def fetch_status(endpoint: Endpoint) -> KialiStatus:
         if not response.ok:
             raise AddonError(
                 f"{endpoint.name} answered {response.status_code} to GET {path} ({endpoint.via}): "
-                f"{_snippet(response.text)}; check the kiali pod's logs")
+                f"{snippet(response.text)}; check the kiali pod's logs")
         doc = _json_or_none(response)
         if doc is None:
             raise AddonError(f"{endpoint.name} answered GET {path} with a body that is not JSON ({endpoint.via}): "
-                             f"{_snippet(response.text)}; check the kiali pod's logs and that the Service runs Kiali")
+                             f"{snippet(response.text)}; check the kiali pod's logs and that the Service runs Kiali")
         return parse_status(doc, where=f"{endpoint.name} GET {path}", web_root=root)
     raise AddonError(f"{endpoint.name} has no status API ({endpoint.via}): {'; '.join(tried)}; check that the "
                      "Service runs Kiali and where its web root is (server.web_root, /kiali in Istio's add-on)")
@@ -130,12 +130,12 @@ def parse_status(doc: Any, where: str = "kiali /api/status", web_root: str = "/k
     """Parse Kiali's status document; a missing ``status`` map means this is not Kiali."""
     if not isinstance(doc, dict) or not isinstance(doc.get("status"), dict):
         raise AddonError(f"{where} has an unexpected shape: expected an object with a \"status\" map, "
-                         f"saw {_describe(doc)}; check that the kiali Service runs Kiali")
+                         f"saw {describe_shape(doc)}; check that the kiali Service runs Kiali")
     status = {str(k): str(v) for k, v in doc["status"].items()}
     services = doc.get("externalServices") or []
     if not isinstance(services, list):
         raise AddonError(f"{where} has an unexpected shape: expected \"externalServices\" to be a list, "
-                         f"saw {_describe(services)}")
+                         f"saw {describe_shape(services)}")
     entries = [s for s in services if isinstance(s, dict)]
     tracing = next((s for s in entries if str(s.get("name", "")).lower() in TRACING_NAMES), None)
     warnings = doc.get("warningMessages") or []
@@ -188,14 +188,14 @@ def parse_graph(doc: Any, where: str = "kiali /api/namespaces/graph") -> KialiGr
     elements = doc.get("elements") if isinstance(doc, dict) else None
     if not isinstance(elements, dict):
         raise AddonError(f"{where} has an unexpected shape: expected an object with \"elements\", "
-                         f"saw {_describe(doc)}; check that the kiali Service runs Kiali")
+                         f"saw {describe_shape(doc)}; check that the kiali Service runs Kiali")
     raw_nodes = elements.get("nodes")
     raw_edges = elements.get("edges")
     raw_nodes = [] if raw_nodes is None else raw_nodes          # a null list is an empty graph
     raw_edges = [] if raw_edges is None else raw_edges
     if not isinstance(raw_nodes, list) or not isinstance(raw_edges, list):
         raise AddonError(f"{where} has an unexpected shape: expected elements.nodes and elements.edges "
-                         f"lists, saw {_describe(raw_nodes)} and {_describe(raw_edges)}")
+                         f"lists, saw {describe_shape(raw_nodes)} and {describe_shape(raw_edges)}")
     nodes = {}
     for item in raw_nodes:
         node = _node(item, where)
@@ -210,7 +210,7 @@ def _data(item: Any, kind: str, where: str) -> dict[str, Any]:
     data = item.get("data") if isinstance(item, dict) else None
     if not isinstance(data, dict) or not data.get("id"):
         raise AddonError(f"{where} has an unexpected shape: expected each {kind} as {{\"data\": {{\"id\": ...}}}}, "
-                         f"saw {_describe(item)}")
+                         f"saw {describe_shape(item)}")
     return data
 
 
@@ -234,7 +234,7 @@ def _edge(item: Any, where: str) -> GraphEdge:
     data = _data(item, "edge", where)
     if not data.get("source") or not data.get("target"):
         raise AddonError(f"{where} has an unexpected shape: expected each edge to have source and target, "
-                         f"saw {_describe(data)}")
+                         f"saw {describe_shape(data)}")
     traffic = data.get("traffic")
     protocol = str(traffic.get("protocol", "")) if isinstance(traffic, dict) else ""
     return GraphEdge(str(data["source"]), str(data["target"]), protocol)
@@ -288,17 +288,3 @@ def _json_or_none(response: Any) -> Any:
         return response.json()
     except ValueError:
         return None
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, dict):
-        keys = sorted(str(k) for k in value)[:6]
-        return "an object with keys " + (", ".join(keys) if keys else "(none)")
-    if isinstance(value, list):
-        return f"a list of {len(value)}"
-    return type(value).__name__ if value is not None else "null"
-
-
-def _snippet(text: str, limit: int = 120) -> str:
-    text = " ".join(text.split())
-    return repr(text[:limit] + ("…" if len(text) > limit else ""))

@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from meshcheck.endpoints import Endpoint
+from meshcheck.endpoints import Endpoint, describe_shape, snippet
 from meshcheck.errors import AddonError
 
 JAEGER = "jaeger"
@@ -89,11 +89,11 @@ def discover(endpoint: Endpoint) -> ServiceList:
         if not response.ok:
             raise AddonError(
                 f"{endpoint.name} answered {response.status_code} to GET {services_path} ({endpoint.via}): "
-                f"{_snippet(response.text)}; check the tracing pod's logs")
+                f"{snippet(response.text)}; check the tracing pod's logs")
         if not _is_json(response):
             raise AddonError(
                 f"{endpoint.name} answered GET {services_path} with a body that is not JSON ({endpoint.via}): "
-                f"{_snippet(response.text)}; check the tracing pod's logs and its version")
+                f"{snippet(response.text)}; check the tracing pod's logs and its version")
         doc = response.json()
         where = f"{endpoint.name} GET {services_path}"
         if isinstance(doc, list):
@@ -117,18 +117,18 @@ def parse_jaeger_services(doc: Any, where: str = "jaeger /api/services") -> tupl
     """Jaeger wraps the list: ``{"data": [...], "errors": null}``; data is null when empty."""
     if not isinstance(doc, dict) or "data" not in doc:
         raise AddonError(f"{where} has an unexpected shape: expected {{\"data\": [service names]}}, "
-                         f"saw {_describe(doc)}")
+                         f"saw {describe_shape(doc)}")
     _raise_jaeger_errors(doc, where)
     data = doc["data"] or []
     if not isinstance(data, list):
-        raise AddonError(f"{where} has an unexpected shape: expected data to be a list, saw {_describe(data)}")
+        raise AddonError(f"{where} has an unexpected shape: expected data to be a list, saw {describe_shape(data)}")
     return tuple(sorted(str(s) for s in data))
 
 
 def parse_zipkin_services(doc: Any, where: str = "zipkin /api/v2/services") -> tuple[str, ...]:
     if not isinstance(doc, list):
         raise AddonError(f"{where} has an unexpected shape: expected a list of service names, "
-                         f"saw {_describe(doc)}")
+                         f"saw {describe_shape(doc)}")
     return tuple(sorted(str(s) for s in doc))
 
 
@@ -214,12 +214,12 @@ def fetch_app_traces(
 
 def parse_jaeger_traces(doc: Any, service: str, where: str = "jaeger /api/traces") -> TraceSummary:
     if not isinstance(doc, dict) or "data" not in doc:
-        raise AddonError(f"{where} has an unexpected shape: expected {{\"data\": [traces]}}, saw {_describe(doc)}")
+        raise AddonError(f"{where} has an unexpected shape: expected {{\"data\": [traces]}}, saw {describe_shape(doc)}")
     _raise_jaeger_errors(doc, where)
     traces = doc["data"] or []
     if not isinstance(traces, list):
         raise AddonError(f"{where} has an unexpected shape: expected data to be a list of traces, "
-                         f"saw {_describe(traces)}")
+                         f"saw {describe_shape(traces)}")
     hops: set[Hop] = set()
     names: set[str] = set()
     newest: float | None = None
@@ -234,7 +234,7 @@ def parse_jaeger_traces(doc: Any, service: str, where: str = "jaeger /api/traces
 def parse_zipkin_traces(doc: Any, service: str, where: str = "zipkin /api/v2/traces") -> TraceSummary:
     if not isinstance(doc, list) or not all(isinstance(t, list) for t in doc):
         raise AddonError(f"{where} has an unexpected shape: expected a list of traces (lists of spans), "
-                         f"saw {_describe(doc)}")
+                         f"saw {describe_shape(doc)}")
     hops: set[Hop] = set()
     names: set[str] = set()
     newest: float | None = None
@@ -261,12 +261,12 @@ class _Span:
 def _jaeger_spans(trace: Any, where: str) -> list[_Span]:
     if not isinstance(trace, dict) or not isinstance(trace.get("spans"), list):
         raise AddonError(f"{where} has an unexpected shape: expected each trace to have a spans list, "
-                         f"saw {_describe(trace)}")
+                         f"saw {describe_shape(trace)}")
     processes = trace.get("processes") or {}
     spans = []
     for raw in trace["spans"]:
         if not isinstance(raw, dict) or "spanID" not in raw:
-            raise AddonError(f"{where} has an unexpected shape: expected spans with spanID, saw {_describe(raw)}")
+            raise AddonError(f"{where} has an unexpected shape: expected spans with spanID, saw {describe_shape(raw)}")
         process = raw.get("process") or processes.get(raw.get("processID"), {})
         spans.append(_Span(
             id=str(raw["spanID"]),
@@ -295,7 +295,7 @@ def _jaeger_kind(tags: Any) -> str:
 
 def _zipkin_span(raw: Any, where: str) -> _Span:
     if not isinstance(raw, dict) or "id" not in raw:
-        raise AddonError(f"{where} has an unexpected shape: expected spans with an id, saw {_describe(raw)}")
+        raise AddonError(f"{where} has an unexpected shape: expected spans with an id, saw {describe_shape(raw)}")
     local = raw.get("localEndpoint") or {}
     return _Span(
         id=str(raw["id"]),
@@ -364,18 +364,3 @@ def _is_json(response: Any) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, dict):
-        keys = sorted(str(k) for k in value)[:6]
-        return "an object with keys " + (", ".join(keys) if keys else "(none)")
-    if isinstance(value, list):
-        return f"a list of {len(value)}"
-    return type(value).__name__ if value is not None else "null"
-
-
-def _snippet(text: str, limit: int = 120) -> str:
-    text = " ".join(text.split())
-    return repr(text[:limit] + ("…" if len(text) > limit else ""))
-
