@@ -63,6 +63,8 @@ LAYER_KINDS: dict[str, tuple[kube.Kind, ...]] = {
     "grafana": (kube.DEPLOYMENTS, kube.PODS, kube.SERVICES),
 }
 
+LABEL_KEYS = ("app", "app.kubernetes.io/name")
+LABEL_ALIASES = {"tracing": ("jaeger", "zipkin")}
 ADDON_PORT_NAMES = ("http-query", "http", "http-web", "service", "http-monitoring")
 
 
@@ -132,17 +134,18 @@ class Suite:
         if self.options.urls.get(name):
             return direct_endpoint(name, self.options.urls[name], self.options.request_timeout)
         wanted = self.profile.addons.get(name, (name,))
-        services = self.cluster.list(kube.SERVICES)
-        for service_name in wanted:
-            found = [s for s in services if o.name(s) == service_name]
-            found.sort(key=lambda s: o.namespace(s) != self.profile.addons_namespace)
-            if found:
-                service = found[0]
-                return self.cluster.service_proxy(name, o.namespace(service), o.name(service), _addon_port(service))
-        raise AddonError(
-            f"no Service named {' or '.join(wanted)} in any namespace: deploy Istio's {name} add-on "
-            f"(kubectl apply -f samples/addons/ of your Istio release) or pass --{name}-url"
+        service = find_service(
+            self.cluster.list(kube.SERVICES),
+            wanted,
+            (*wanted, *LABEL_ALIASES.get(name, ())),
+            self.profile.addons_namespace,
         )
+        if service is None:
+            raise AddonError(
+                f"no Service named {' or '.join(wanted)} (or labelled app={name}) in any namespace: deploy Istio's "
+                f"{name} add-on (kubectl apply -f samples/addons/ of your Istio release) or pass --{name}-url"
+            )
+        return self.cluster.service_proxy(name, o.namespace(service), o.name(service), _addon_port(service))
 
     def storefront(self) -> Endpoint:
         """The shop through the gateway's EXTERNAL-IP when this runner reaches it, else through the API server."""
@@ -197,6 +200,22 @@ class Suite:
             self.cluster.refresh(*kinds)
             result = look()
         return result
+
+
+def find_service(
+    services: list[o.Obj], names: Iterable[str], label_values: Iterable[str], preferred_namespace: str
+) -> o.Obj | None:
+    """An add-on's Service: by name first (Istio's samples), else by its app label (Helm charts and
+    operators name Services after the release, e.g. kube-prometheus-stack-prometheus)."""
+
+    def best(found: list[o.Obj]) -> o.Obj | None:
+        return min(found, key=lambda s: (o.namespace(s) != preferred_namespace, o.ref(s)), default=None)
+
+    for name in names:
+        if (service := best([s for s in services if o.name(s) == name])) is not None:
+            return service
+    values = set(label_values)
+    return best([s for s in services if values & {o.labels(s).get(key) for key in LABEL_KEYS}])
 
 
 def direct_endpoint(name: str, url: str, timeout: float, via: str | None = None) -> Endpoint:
