@@ -51,3 +51,9 @@ def listing(items: Iterable[str], limit: int = 6) -> str:
     if len(items) > limit:
         shown += f" and {len(items) - limit} more"
     return shown
+
+
+def count(n: int, noun: str, plural: str | None = None, verb: tuple[str, str] | None = None) -> str:
+    """'1 pod is', not '1 pods are': messages are read by students. ``verb`` is (singular, plural)."""
+    text = f"{n} {noun if n == 1 else plural or noun + 's'}"
+    return f"{text} {verb[n != 1]}" if verb else text

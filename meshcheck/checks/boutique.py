@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from meshcheck import objects as o
 from meshcheck.profile import Profile
-from meshcheck.results import CheckResult, fail, listing, ok
+from meshcheck.results import CheckResult, count, fail, listing, ok
 
 Obj = o.Obj
 
@@ -86,7 +86,7 @@ def pods_have_sidecars(pods: list[Obj], namespace: str, profile: Profile) -> Che
     if no_sidecar:
         return fail(
             check,
-            f"{len(no_sidecar)} pods in {namespace} have no {o.SIDECAR} container: {listing(no_sidecar)}",
+            f"{count(len(no_sidecar), 'pod')} in {namespace} without an {o.SIDECAR} container: {listing(no_sidecar)}",
             f"label namespace {namespace} with istio-injection=enabled and restart the deployments "
             f"(kubectl -n {namespace} rollout restart deployment)",
             pods=no_sidecar,
@@ -94,7 +94,7 @@ def pods_have_sidecars(pods: list[Obj], namespace: str, profile: Profile) -> Che
     if not_ready:
         return fail(
             check,
-            f"{len(not_ready)} pods in {namespace} are not fully ready: {listing(not_ready)}",
+            f"{count(len(not_ready), 'pod', verb=('is', 'are'))} not fully ready in {namespace}: {listing(not_ready)}",
             f"look at 'kubectl -n {namespace} describe pod NAME' and 'kubectl -n {namespace} logs NAME "
             f"-c {o.SIDECAR}' (a proxy that cannot reach istiod stays unready)",
             settled=settled,
@@ -114,7 +114,7 @@ def restarts_within_budget(pods: list[Obj], namespace: str, profile: Profile) ->
     if over:
         return fail(
             check,
-            f"{len(over)} pods restarted more than {profile.max_restarts} times: {listing(over)}",
+            f"{count(len(over), 'pod')} restarted more than {profile.max_restarts} times: {listing(over)}",
             f"read the previous run's logs: kubectl -n {namespace} logs NAME --previous",
             restarts=restarted,
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from meshcheck import objects as o
-from meshcheck.results import CheckResult, fail, listing, ok
+from meshcheck.results import CheckResult, count, fail, listing, ok
 
 Obj = o.Obj
 PRESSURES = ("MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable")
@@ -30,7 +30,7 @@ def nodes_ready(nodes: list[Obj]) -> CheckResult:
     if problems:
         return fail(
             "cluster.nodes_ready",
-            f"{len(problems)} of {len(nodes)} nodes are not ready for work: {listing(problems)}",
+            f"{len(problems)} of {count(len(nodes), 'node')} not ready for work: {listing(problems)}",
             "inspect them with 'kubectl describe node NAME' (kubelet, container runtime, disk, "
             "memory); uncordon cordoned nodes with 'kubectl uncordon NAME'",
             settled=settled,
@@ -60,7 +60,7 @@ def system_pods_running(pods: list[Obj]) -> CheckResult:
     if bad:
         return fail(
             "cluster.system_pods_running",
-            f"{len(bad)} kube-system pods are not running and ready: {listing(bad)}",
+            f"{count(len(bad), 'kube-system pod', verb=('is', 'are'))} not running and ready: {listing(bad)}",
             "look at 'kubectl -n kube-system describe pod NAME' and its logs",
             settled=settled,
             pods=bad,

@@ -170,10 +170,12 @@ def metallb_pool(
                 check, "ConfigMap metallb-system/config is not valid YAML", "fix its data.config (address-pools)"
             )
         if not isinstance(config, dict) or not isinstance(config.get("address-pools") or [], list):
-            return fail(check, "ConfigMap metallb-system/config has no address-pools list in data.config",
-                        "write MetalLB's configuration there: address-pools: [{name, protocol: layer2, addresses}]")
-        ranges = [a for p in config.get("address-pools") or [] if isinstance(p, dict)
-                  for a in p.get("addresses") or []]
+            return fail(
+                check,
+                "ConfigMap metallb-system/config has no address-pools list in data.config",
+                "write MetalLB's configuration there: address-pools: [{name, protocol: layer2, addresses}]",
+            )
+        ranges = [a for p in config.get("address-pools") or [] if isinstance(p, dict) for a in p.get("addresses") or []]
         where, advertised = "ConfigMap metallb-system/config", True
     else:
         ranges = [a for p in pools for a in p.get("spec", {}).get("addresses") or []]

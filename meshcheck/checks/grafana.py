@@ -26,7 +26,10 @@ def grafana_healthy(health: Health) -> CheckResult:
         f"Grafana{version} is not healthy: /api/health answered {health.status} with {seen}",
         "check that the grafana pod is running and ready, and its logs (a failing database "
         "means Grafana cannot use its storage volume)",
-        settled=False, version=health.version, database=health.database)
+        settled=False,
+        version=health.version,
+        database=health.database,
+    )
 
 
 def prometheus_datasource_present(sources: Sequence[Datasource]) -> CheckResult:
@@ -34,8 +37,13 @@ def prometheus_datasource_present(sources: Sequence[Datasource]) -> CheckResult:
     check = "grafana.prometheus_datasource_present"
     chosen = prometheus_datasource(sources)
     if chosen is not None:
-        return ok(check, f"Grafana has the Prometheus data source {chosen.name!r} ({chosen.url})",
-                  name=chosen.name, uid=chosen.uid, url=chosen.url)
+        return ok(
+            check,
+            f"Grafana has the Prometheus data source {chosen.name!r} ({chosen.url})",
+            name=chosen.name,
+            uid=chosen.uid,
+            url=chosen.url,
+        )
     seen = listing(f"{s.name} ({s.type})" for s in sources) or "none"
     return fail(
         check,
@@ -43,22 +51,25 @@ def prometheus_datasource_present(sources: Sequence[Datasource]) -> CheckResult:
         "Istio's add-on provisions one named Prometheus with url http://prometheus:9090 from the "
         "grafana ConfigMap's datasources.yaml: reapply samples/addons/grafana.yaml or add the data "
         "source under Connections → Data sources",
-        datasources=[s.name for s in sources])
+        datasources=[s.name for s in sources],
+    )
 
 
 def prometheus_datasource_works(source: Datasource, health: DatasourceHealth) -> CheckResult:
     """Grafana's own test of the data source succeeds; its message is the diagnosis when not."""
     check = "grafana.prometheus_datasource_works"
     if health.ok:
-        return ok(check, f"Grafana's data source {source.name!r} works: {health.message}",
-                  route=health.route)
+        return ok(check, f"Grafana's data source {source.name!r} works: {health.message}", route=health.route)
     return fail(
         check,
         f"Grafana's data source {source.name!r} ({source.url or 'no url'}) fails its test "
         f"with {health.status}: {health.message}",
         "point the data source at the Prometheus Service as Grafana's pod resolves it (Istio's "
         "add-on: http://prometheus:9090 in the same namespace) and check that Prometheus is ready",
-        route=health.route, status=health.status, url=source.url)
+        route=health.route,
+        status=health.status,
+        url=source.url,
+    )
 
 
 def _norm(title: str) -> str:
@@ -72,14 +83,18 @@ def istio_dashboards_present(found: Sequence[Dashboard], titles: Iterable[str]) 
     by_title = {_norm(d.title): d for d in found}
     missing = [t for t in expected if _norm(t) not in by_title]
     if not missing:
-        return ok(check, f"Grafana has all {len(expected)} Istio dashboards",
-                  uids={t: by_title[_norm(t)].uid for t in expected})
+        return ok(
+            check,
+            f"Grafana has all {len(expected)} Istio dashboards",
+            uids={t: by_title[_norm(t)].uid for t in expected},
+        )
     istio = sorted(d.title for d in found if "istio" in d.title.casefold())
     return fail(
         check,
-        f"Grafana lacks the dashboards {listing(missing)} "
-        f"(Istio dashboards seen: {listing(istio) or 'none'})",
+        f"Grafana lacks the dashboards {listing(missing)} (Istio dashboards seen: {listing(istio) or 'none'})",
         "Istio's add-on provisions them from the istio-grafana-dashboards and "
         "istio-services-grafana-dashboards ConfigMaps into folder istio: reapply "
         "samples/addons/grafana.yaml for your Istio release and restart the grafana pod",
-        missing=missing, seen=istio)
+        missing=missing,
+        seen=istio,
+    )

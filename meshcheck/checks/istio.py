@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from meshcheck import objects as o
-from meshcheck.results import CheckResult, fail, listing, ok
+from meshcheck.results import CheckResult, count, fail, listing, ok
 
 Obj = o.Obj
 
@@ -108,9 +108,10 @@ def versions_agree(deployments: list[Obj], pods: list[Obj]) -> CheckResult:
                 if tag not in control:
                     odd.append(f"{o.ref(pod)} ({tag or 'untagged'})")
     if odd:
+        skewed = count(len(odd), "proxy", "proxies", ("runs", "run"))
         return fail(
             check,
-            f"control plane is {listing(sorted(control))} but {len(odd)} proxies run another version: {listing(odd)}",
+            f"control plane is {listing(sorted(control))} but {skewed} another version: {listing(odd)}",
             "restart those workloads so they get the current proxy (kubectl rollout restart "
             "deployment -n NAMESPACE), or finish the Istio upgrade",
             proxies=dict(proxies),

@@ -17,20 +17,29 @@ from meshcheck.results import CheckResult, fail, listing, ok
 
 Edge = tuple[str, str]
 
-CONFIGMAP_HINT = ("set external_services.tracing.enabled: true and the tracing URL (url in Kiali v1, "
-                  "external_url in Kiali v2) in the kiali ConfigMap (or Kiali CR), then restart Kiali")
+CONFIGMAP_HINT = (
+    "set external_services.tracing.enabled: true and the tracing URL (url in Kiali v1, "
+    "external_url in Kiali v2) in the kiali ConfigMap (or Kiali CR), then restart Kiali"
+)
 
 
 def check_kiali_healthy(status: KialiStatus) -> CheckResult:
     """Kiali says it is running (the "Kiali state" of /api/status)."""
     check = "kiali.healthy"
     if status.state == "running":
-        return ok(check, f"Kiali {status.version or '(version unknown)'} is running",
-                  version=status.version, external_services=list(status.external_services))
-    return fail(check,
-                f"Kiali reports state {status.state or '(none)'} instead of running",
-                "check the kiali pod's logs in istio-system: Kiali cannot reach the Kubernetes API "
-                "or Prometheus", settled=False, version=status.version)
+        return ok(
+            check,
+            f"Kiali {status.version or '(version unknown)'} is running",
+            version=status.version,
+            external_services=list(status.external_services),
+        )
+    return fail(
+        check,
+        f"Kiali reports state {status.state or '(none)'} instead of running",
+        "check the kiali pod's logs in istio-system: Kiali cannot reach the Kubernetes API or Prometheus",
+        settled=False,
+        version=status.version,
+    )
 
 
 def check_graph_edges(graph: KialiGraph, expected: Sequence[Edge], namespace: str) -> CheckResult:
@@ -39,33 +48,52 @@ def check_graph_edges(graph: KialiGraph, expected: Sequence[Edge], namespace: st
     seen = {(e.source, e.target): e.answered for e in observed_edges(graph, namespace)}
     missing = [e for e in expected if e not in seen]
     unanswered = [e for e in expected if seen.get(e) is False]
-    diagnostics = {"graph_type": graph.graph_type, "observed": sorted(f"{a}→{b}" for a, b in seen),
-                   "missing": _arrows(missing), "unanswered": _arrows(unanswered)}
+    diagnostics = {
+        "graph_type": graph.graph_type,
+        "observed": sorted(f"{a}→{b}" for a, b in seen),
+        "missing": _arrows(missing),
+        "unanswered": _arrows(unanswered),
+    }
     if not missing and not unanswered:
-        return ok(check, f"Kiali graph for namespace {namespace} has all {len(expected)} call-graph edges",
-                  **diagnostics)
+        return ok(
+            check, f"Kiali graph for namespace {namespace} has all {len(expected)} call-graph edges", **diagnostics
+        )
     if not seen:
-        return fail(check,
-                    f"Kiali graph for namespace {namespace} has no edges between its workloads "
-                    f"(expected {len(expected)}, e.g. {listing(_arrows(expected), 3)})",
-                    "generate traffic (the loadgenerator must be running), check that the pods have "
-                    "their istio-proxy sidecar and that Prometheus scrapes them; Kiali only draws calls "
-                    "Prometheus recorded in the graph's time window", settled=False, **diagnostics)
+        return fail(
+            check,
+            f"Kiali graph for namespace {namespace} has no edges between its workloads "
+            f"(expected {len(expected)}, e.g. {listing(_arrows(expected), 3)})",
+            "generate traffic (the loadgenerator must be running), check that the pods have "
+            "their istio-proxy sidecar and that Prometheus scrapes them; Kiali only draws calls "
+            "Prometheus recorded in the graph's time window",
+            settled=False,
+            **diagnostics,
+        )
     parts = []
     if missing:
         parts.append(f"lacks {len(missing)} of {len(expected)} call-graph edges: {listing(_arrows(missing))}")
     if unanswered:
-        parts.append(f"shows {listing(_arrows(unanswered))} ending at the callee's service node: "
-                     "requests were sent but no workload answered")
+        parts.append(
+            f"shows {listing(_arrows(unanswered))} ending at the callee's service node: "
+            "requests were sent but no workload answered"
+        )
     remedies = []
     if missing:
-        remedies.append("check that the callers run with an istio-proxy sidecar and that the loadgenerator "
-                        "exercises these calls")
+        remedies.append(
+            "check that the callers run with an istio-proxy sidecar and that the loadgenerator exercises these calls"
+        )
     if unanswered:
-        remedies.append(f"check that the pods of {listing(sorted({b for _, b in unanswered}))} are ready "
-                        "and selected by their Service")
-    return fail(check, f"Kiali graph for namespace {namespace} " + "; ".join(parts),
-                "; ".join(remedies), settled=False, **diagnostics)
+        remedies.append(
+            f"check that the pods of {listing(sorted({b for _, b in unanswered}))} are ready "
+            "and selected by their Service"
+        )
+    return fail(
+        check,
+        f"Kiali graph for namespace {namespace} " + "; ".join(parts),
+        "; ".join(remedies),
+        settled=False,
+        **diagnostics,
+    )
 
 
 def check_tracing_url(
@@ -82,21 +110,34 @@ def check_tracing_url(
     allowed = list(namespaces) if namespaces is not None else None
     example = f"http://{(list(tracing_services) or ['tracing'])[0]}.{(allowed or ['istio-system'])[0]}/jaeger"
     if not status.tracing_enabled:
-        return fail(check, "Kiali has tracing disabled: /api/status lists no tracing service",
-                    f"{CONFIGMAP_HINT}; point it at the tracing Service ({names})",
-                    external_services=list(status.external_services))
+        return fail(
+            check,
+            "Kiali has tracing disabled: /api/status lists no tracing service",
+            f"{CONFIGMAP_HINT}; point it at the tracing Service ({names})",
+            external_services=list(status.external_services),
+        )
     if not status.tracing_url:
-        return fail(check, f"Kiali's tracing integration ({status.tracing_provider}) has no tracing URL",
-                    f"{CONFIGMAP_HINT}, e.g. {example}", provider=status.tracing_provider)
+        return fail(
+            check,
+            f"Kiali's tracing integration ({status.tracing_provider}) has no tracing URL",
+            f"{CONFIGMAP_HINT}, e.g. {example}",
+            provider=status.tracing_provider,
+        )
     target = service_of_url(status.tracing_url, tracing_services, allowed)
     if target is None:
         where = f" in namespace {listing(allowed)}" if allowed else ""
-        return fail(check,
-                    f"Kiali's tracing URL {status.tracing_url} does not point at the tracing Service "
-                    f"({names}{where})",
-                    f"{CONFIGMAP_HINT}, with a URL such as {example}", url=status.tracing_url)
-    return ok(check, f"Kiali's tracing URL {status.tracing_url} points at the {target} Service",
-              url=status.tracing_url, service=target)
+        return fail(
+            check,
+            f"Kiali's tracing URL {status.tracing_url} does not point at the tracing Service ({names}{where})",
+            f"{CONFIGMAP_HINT}, with a URL such as {example}",
+            url=status.tracing_url,
+        )
+    return ok(
+        check,
+        f"Kiali's tracing URL {status.tracing_url} points at the {target} Service",
+        url=status.tracing_url,
+        service=target,
+    )
 
 
 def service_of_url(url: str, names: Sequence[str], namespaces: Iterable[str] | None = None) -> str | None:

@@ -39,7 +39,7 @@ class ShopContext:
     via: str
     namespace: str
     title: str = "Online Boutique"
-    containers: Mapping[str, str] = field(default_factory=dict)   # Deployment -> main container
+    containers: Mapping[str, str] = field(default_factory=dict)  # Deployment -> main container
 
     def logs(self, deployment: str) -> str:
         container = self.containers.get(deployment, "server")
@@ -57,19 +57,26 @@ def home_lists_products(home: HomePage | AddonError, shop: ShopContext) -> Check
     if failed:
         return failed
     if shop.title.lower() not in visit.title.lower():
-        return fail(HOME, f"GET / through {shop.via} answered 200 with title {visit.title!r}, "
-                          f"not {shop.title!r}",
-                    f"the route does not lead to Online Boutique's frontend: check that the gateway's "
-                    f"VirtualService (or HTTPRoute) sends / to Service frontend in {shop.namespace}",
-                    title=visit.title)
+        return fail(
+            HOME,
+            f"GET / through {shop.via} answered 200 with title {visit.title!r}, not {shop.title!r}",
+            f"the route does not lead to Online Boutique's frontend: check that the gateway's "
+            f"VirtualService (or HTTPRoute) sends / to Service frontend in {shop.namespace}",
+            title=visit.title,
+        )
     if not home.products:
-        return fail(HOME, f"GET / through {shop.via} rendered the home page but it lists no products "
-                          "(no links to /product/<id>)",
-                    f"the product catalog is empty: check productcatalogservice "
-                    f"({shop.logs('productcatalogservice')}) and the catalog it loads")
+        return fail(
+            HOME,
+            f"GET / through {shop.via} rendered the home page but it lists no products (no links to /product/<id>)",
+            f"the product catalog is empty: check productcatalogservice "
+            f"({shop.logs('productcatalogservice')}) and the catalog it loads",
+        )
     names = [p.name or p.id for p in home.products]
-    return ok(HOME, f"GET / through {shop.via} lists {len(names)} products: {listing(names)}",
-              products=[p.id for p in home.products])
+    return ok(
+        HOME,
+        f"GET / through {shop.via} lists {len(names)} products: {listing(names)}",
+        products=[p.id for p in home.products],
+    )
 
 
 def product_page_renders(page: ProductPage | AddonError | Blocked, shop: ShopContext) -> CheckResult:
@@ -83,14 +90,19 @@ def product_page_renders(page: ProductPage | AddonError | Blocked, shop: ShopCon
         return failed
     where = f"GET /product/{page.product_id} through {shop.via}"
     if not page.name:
-        return fail(PRODUCT, f"{where} answered 200 without the product's name (no <h2>)",
-                    f"the frontend did not render its product template: check {shop.logs('frontend')}",
-                    product=page.product_id)
+        return fail(
+            PRODUCT,
+            f"{where} answered 200 without the product's name (no <h2>)",
+            f"the frontend did not render its product template: check {shop.logs('frontend')}",
+            product=page.product_id,
+        )
     if not page.form_product_id:
-        return fail(PRODUCT, f"{where} shows {page.name!r} without an add-to-cart form "
-                             "(POST …/cart with product_id)",
-                    f"the frontend did not render its product template: check {shop.logs('frontend')}",
-                    product=page.product_id)
+        return fail(
+            PRODUCT,
+            f"{where} shows {page.name!r} without an add-to-cart form (POST …/cart with product_id)",
+            f"the frontend did not render its product template: check {shop.logs('frontend')}",
+            product=page.product_id,
+        )
     return ok(PRODUCT, f"{where} renders {page.name!r} with an add-to-cart form", product=page.product_id)
 
 
@@ -101,19 +113,25 @@ def add_to_cart_redirects(added: AddToCart | AddonError | Blocked, shop: ShopCon
         return early
     assert isinstance(added, AddToCart)
     if added.redirected_to_cart:
-        return ok(ADD, f"POST /cart (product_id={added.product_id}, quantity={added.quantity}) "
-                       f"through {shop.via} redirected to /cart", product=added.product_id)
+        return ok(
+            ADD,
+            f"POST /cart (product_id={added.product_id}, quantity={added.quantity}) "
+            f"through {shop.via} redirected to /cart",
+            product=added.product_id,
+        )
     visit = added.visit
     if visit.error is not None or visit.status >= 400:
         return _answer_failed(ADD, "add-to-cart", visit, shop, expected=302, backend="cartservice")
-    return fail(ADD, f"POST /cart (product_id={added.product_id}) through {shop.via} {visit.observed}, "
-                     "not a 302 redirect to /cart",
-                f"something between the gateway and the frontend changed the answer: check the route's "
-                f"rewrites and redirects, and {shop.logs('frontend')}", status=visit.status)
+    return fail(
+        ADD,
+        f"POST /cart (product_id={added.product_id}) through {shop.via} {visit.observed}, not a 302 redirect to /cart",
+        f"something between the gateway and the frontend changed the answer: check the route's "
+        f"rewrites and redirects, and {shop.logs('frontend')}",
+        status=visit.status,
+    )
 
 
-def cart_shows_item(cart: CartPage | AddonError | Blocked, product_id: str | None,
-                    shop: ShopContext) -> CheckResult:
+def cart_shows_item(cart: CartPage | AddonError | Blocked, product_id: str | None, shop: ShopContext) -> CheckResult:
     """After add-to-cart, the cart page lists the product (cart kept for the session cookie)."""
     early = _not_reached(CART, "the cart", cart, shop)
     if early:
@@ -128,11 +146,14 @@ def cart_shows_item(cart: CartPage | AddonError | Blocked, product_id: str | Non
         quantity = f" × {item.quantity}" if item.quantity is not None else ""
         return ok(CART, f"{where} shows {item.name or item.id} ({item.id}){quantity}", product=item.id)
     seen = "an empty cart" if not cart.items else f"only {listing(i.id for i in cart.items)}"
-    return fail(CART, f"{where} shows {seen} after adding {product_id}",
-                f"the cart was not kept for this shopper: check that the route passes the "
-                f"shop_session-id cookie through, and cartservice and redis-cart "
-                f"({shop.logs('cartservice')})",
-                items=[i.id for i in cart.items])
+    return fail(
+        CART,
+        f"{where} shows {seen} after adding {product_id}",
+        f"the cart was not kept for this shopper: check that the route passes the "
+        f"shop_session-id cookie through, and cartservice and redis-cart "
+        f"({shop.logs('cartservice')})",
+        items=[i.id for i in cart.items],
+    )
 
 
 def checkout_completes(order: OrderPage | AddonError | Blocked, shop: ShopContext) -> CheckResult:
@@ -144,18 +165,29 @@ def checkout_completes(order: OrderPage | AddonError | Blocked, shop: ShopContex
     visit = order.visit
     where = f"POST /cart/checkout through {shop.via}"
     if visit.status == 422:
-        return fail(CHECKOUT, f"{where} {visit.observed}",
-                    "the frontend (v0.10+) rejected the checkout form: correct storefront.checkout in "
-                    "the profile (a valid e-mail, a card number that passes the Luhn check, "
-                    "month 1-12)", status=422)
+        return fail(
+            CHECKOUT,
+            f"{where} {visit.observed}",
+            "the frontend (v0.10+) rejected the checkout form: correct storefront.checkout in "
+            "the profile (a valid e-mail, a card number that passes the Luhn check, "
+            "month 1-12)",
+            status=422,
+        )
     failed = _answer_failed(CHECKOUT, "checkout", visit, shop, backend="checkoutservice")
     if failed:
         return failed
     if not order.complete:
-        return fail(CHECKOUT, f"{where} answered 200 without \"Your order is complete!\"",
-                    f"the frontend did not render its order template: check {shop.logs('frontend')}")
-    return ok(CHECKOUT, f"{where} completed order {order.order_id or '(id not shown)'}",
-              order=order.order_id, tracking=order.tracking_id)
+        return fail(
+            CHECKOUT,
+            f'{where} answered 200 without "Your order is complete!"',
+            f"the frontend did not render its order template: check {shop.logs('frontend')}",
+        )
+    return ok(
+        CHECKOUT,
+        f"{where} completed order {order.order_id or '(id not shown)'}",
+        order=order.order_id,
+        tracking=order.tracking_id,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -165,19 +197,25 @@ def checkout_completes(order: OrderPage | AddonError | Blocked, shop: ShopContex
 def _not_reached(check: str, what: str, outcome: object, shop: ShopContext) -> CheckResult | None:
     """A failure when the step was blocked by an earlier one, or its request never got an answer."""
     if isinstance(outcome, Blocked):
-        return fail(check, f"{what} cannot be checked through {shop.via}: {outcome.step} failed "
-                          f"({outcome.reason})",
-                    f"fix the {outcome.step} step first; its own check says how")
+        return fail(
+            check,
+            f"{what} cannot be checked through {shop.via}: {outcome.step} failed ({outcome.reason})",
+            f"fix the {outcome.step} step first; its own check says how",
+        )
     if isinstance(outcome, AddonError):
-        return fail(check, f"{what} got no answer through {shop.via}: {outcome}",
-                    "check that the gateway's address is reachable from here and the "
-                    "istio-ingressgateway pods are ready (the gateway layer checks both)",
-                    settled=False)
+        return fail(
+            check,
+            f"{what} got no answer through {shop.via}: {outcome}",
+            "check that the gateway's address is reachable from here and the "
+            "istio-ingressgateway pods are ready (the gateway layer checks both)",
+            settled=False,
+        )
     return None
 
 
-def _answer_failed(check: str, what: str, visit: Visit, shop: ShopContext, *, expected: int = 200,
-                   backend: str | None = None) -> CheckResult | None:
+def _answer_failed(
+    check: str, what: str, visit: Visit, shop: ShopContext, *, expected: int = 200, backend: str | None = None
+) -> CheckResult | None:
     """A failure when the answer is not the expected status, with the remediation its kind calls for."""
     if visit.succeeded(expected):
         return None
@@ -186,23 +224,44 @@ def _answer_failed(check: str, what: str, visit: Visit, shop: ShopContext, *, ex
     if visit.error:
         diagnostics["error"] = visit.error
     if visit.error is not None:
-        return fail(check, message, _frontend_error_remedy(visit, shop, backend),
-                    settled=visit.status < 500, **diagnostics)
+        return fail(
+            check, message, _frontend_error_remedy(visit, shop, backend), settled=visit.status < 500, **diagnostics
+        )
     if visit.status in (401, 403):
-        return fail(check, message, "the route refused the shopper: through the API server the "
-                                    "kubeconfig user needs get on services/proxy in the gateway's "
-                                    "namespace; otherwise check the gateway's AuthorizationPolicy",
-                    **diagnostics)
+        return fail(
+            check,
+            message,
+            "the route refused the shopper: through the API server the "
+            "kubeconfig user needs get on services/proxy in the gateway's "
+            "namespace; otherwise check the gateway's AuthorizationPolicy",
+            **diagnostics,
+        )
     if visit.status == 404:
-        return fail(check, message, "the gateway has no route for this path: check that the Gateway "
-                                    "and its VirtualService (or HTTPRoute) send every path on port 80 "
-                                    f"to Service frontend in {shop.namespace}", **diagnostics)
+        return fail(
+            check,
+            message,
+            "the gateway has no route for this path: check that the Gateway "
+            "and its VirtualService (or HTTPRoute) send every path on port 80 "
+            f"to Service frontend in {shop.namespace}",
+            **diagnostics,
+        )
     if visit.status in (502, 503, 504):
-        return fail(check, message, "the gateway reached no ready frontend: check "
-                                    f"kubectl -n {shop.namespace} get pods -l app=frontend and "
-                                    f"{shop.logs('frontend')}", settled=False, **diagnostics)
-    return fail(check, message, f"expected {expected} from the frontend while loading {what}: check "
-                                f"{shop.logs('frontend')}", settled=visit.status < 500, **diagnostics)
+        return fail(
+            check,
+            message,
+            "the gateway reached no ready frontend: check "
+            f"kubectl -n {shop.namespace} get pods -l app=frontend and "
+            f"{shop.logs('frontend')}",
+            settled=False,
+            **diagnostics,
+        )
+    return fail(
+        check,
+        message,
+        f"expected {expected} from the frontend while loading {what}: check {shop.logs('frontend')}",
+        settled=visit.status < 500,
+        **diagnostics,
+    )
 
 
 def _frontend_error_remedy(visit: Visit, shop: ShopContext, backend: str | None) -> str:

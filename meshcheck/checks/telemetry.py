@@ -29,7 +29,9 @@ def prometheus_ready(readiness: Readiness) -> CheckResult:
         "check the prometheus pod in the add-ons namespace (kubectl get pods -l "
         "app.kubernetes.io/name=prometheus) and its logs; it answers 503 while it starts",
         settled=readiness.status not in (502, 503, 504),
-        status=readiness.status, text=readiness.text)
+        status=readiness.status,
+        text=readiness.text,
+    )
 
 
 def request_workloads(edges: Iterable[Edge]) -> tuple[str, ...]:
@@ -50,29 +52,30 @@ def mesh_targets_up(targets: Sequence[Target], namespace: str, workloads: Iterab
     if not mine:
         return fail(
             check,
-            f"Prometheus has no scrape target for any pod in namespace {namespace} "
-            f"({len(targets)} targets elsewhere)",
+            f"Prometheus has no scrape target for any pod in namespace {namespace} ({len(targets)} targets elsewhere)",
             "Istio's Prometheus add-on scrapes sidecars through the kubernetes-pods job, which keeps "
             "pods annotated prometheus.io/scrape=true: check the pods have istio-proxy sidecars "
             "(namespace labelled istio-injection=enabled, pods restarted after) and that Prometheus "
             "is the one from samples/addons/prometheus.yaml",
-            pools=sorted({t.pool for t in targets}))
+            pools=sorted({t.pool for t in targets}),
+        )
     missing = [w for w in expected if not any(t.app == w for t in mine)]
     judged = [t for t in mine if t.app in expected]
     down = [t for t in judged if t.health == "down"]
     unknown = [t for t in judged if t.health not in ("up", "down")]
     if not (missing or down or unknown):
-        return ok(check, f"Prometheus scrapes {len(judged)} sidecar targets in {namespace}, all up",
-                  targets=len(judged))
+        return ok(
+            check, f"Prometheus scrapes {len(judged)} sidecar targets in {namespace}, all up", targets=len(judged)
+        )
     return _targets_failure(check, namespace, missing, down, unknown)
 
 
-def _targets_failure(check: str, namespace: str, missing: list[str], down: list[Target],
-                     unknown: list[Target]) -> CheckResult:
+def _targets_failure(
+    check: str, namespace: str, missing: list[str], down: list[Target], unknown: list[Target]
+) -> CheckResult:
     parts: list[str] = []
     if down:
-        parts.append("down: " + listing(f"{t.pod or t.instance} ({t.last_error or 'no error given'})"
-                                        for t in down))
+        parts.append("down: " + listing(f"{t.pod or t.instance} ({t.last_error or 'no error given'})" for t in down))
     if unknown:
         parts.append("not scraped yet: " + listing(t.pod or t.instance for t in unknown))
     if missing:
@@ -86,29 +89,42 @@ def _targets_failure(check: str, namespace: str, missing: list[str], down: list[
         "or its prometheus.io annotations",
         settled=False,
         down={t.pod or t.instance: t.last_error for t in down},
-        unknown=[t.pod or t.instance for t in unknown], missing=missing)
+        unknown=[t.pod or t.instance for t in unknown],
+        missing=missing,
+    )
 
 
-def istio_requests_series(samples: Sequence[Sample], namespace: str, workloads: Iterable[str]
-                          ) -> CheckResult:
+def istio_requests_series(samples: Sequence[Sample], namespace: str, workloads: Iterable[str]) -> CheckResult:
     """Each workload that sends or receives HTTP/gRPC calls has istio_requests_total series."""
     check = "telemetry.istio_requests_series"
     expected = list(workloads)
     present = {s.labels.get(key, "") for s in samples for key in ("source_workload", "destination_workload")}
     missing = [w for w in expected if w not in present]
     if not missing:
-        return ok(check, f"istio_requests_total has series for all {len(expected)} workloads that "
-                         f"send or receive calls in {namespace}", series=len(samples))
+        return ok(
+            check,
+            f"istio_requests_total has series for all {len(expected)} workloads that "
+            f"send or receive calls in {namespace}",
+            series=len(samples),
+        )
     if not samples:
-        message = (f"Prometheus holds no istio_requests_total series for calls into namespace "
-                   f"{namespace}: expected series for {listing(expected)}")
+        message = (
+            f"Prometheus holds no istio_requests_total series for calls into namespace "
+            f"{namespace}: expected series for {listing(expected)}"
+        )
     else:
-        message = (f"istio_requests_total in namespace {namespace} has no series for "
-                   f"{listing(missing)} (series seen for {listing(sorted(present & set(expected)))})")
+        message = (
+            f"istio_requests_total in namespace {namespace} has no series for "
+            f"{listing(missing)} (series seen for {listing(sorted(present & set(expected)))})"
+        )
     return fail(
-        check, message,
+        check,
+        message,
         "series appear once traffic flows through the sidecars: check that loadgenerator is "
         "running and the storefront answers, that these pods have istio-proxy sidecars, that "
         "their scrape targets are up, and that Istio's telemetry (Telemetry API / meshConfig "
         "defaultProviders) was not disabled",
-        settled=False, missing=missing, present=sorted(present - {""}))
+        settled=False,
+        missing=missing,
+        present=sorted(present - {""}),
+    )

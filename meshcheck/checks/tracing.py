@@ -17,9 +17,11 @@ from meshcheck.results import CheckResult, fail, listing, ok
 
 Edge = tuple[str, str]
 
-SAMPLING_HINT = ("check that the loadgenerator runs, that the pods have their istio-proxy sidecar, and that "
-                 "Istio sends spans to this tracer (meshConfig.defaultConfig.tracing / an extensionProvider "
-                 "with a Telemetry resource) with a sampling rate above 0")
+SAMPLING_HINT = (
+    "check that the loadgenerator runs, that the pods have their istio-proxy sidecar, and that "
+    "Istio sends spans to this tracer (meshConfig.defaultConfig.tracing / an extensionProvider "
+    "with a Telemetry resource) with a sampling rate above 0"
+)
 
 
 def traced_apps(edges: Iterable[Edge]) -> list[str]:
@@ -39,18 +41,29 @@ def check_services_listed(services: ServiceList, expected: Sequence[str], namesp
     missing = [a for a in expected if a not in apps]
     diagnostics = {"backend": services.backend.kind, "services": list(services.services)}
     if not missing:
-        return ok(check, f"{_title(services)} lists all {len(expected)} boutique services of namespace {namespace}",
-                  **diagnostics)
+        return ok(
+            check,
+            f"{_title(services)} lists all {len(expected)} boutique services of namespace {namespace}",
+            **diagnostics,
+        )
     if len(missing) == len(expected):
         seen = listing(list(services.services)) or "none"
-        return fail(check,
-                    f"{_title(services)} lists none of the boutique services of namespace {namespace} "
-                    f"(expected e.g. {expected[0]}.{namespace}; lists {seen})", SAMPLING_HINT,
-                    settled=False, **diagnostics)
-    return fail(check,
-                f"{_title(services)} lacks {len(missing)} of {len(expected)} boutique services: "
-                f"{listing([f'{a}.{namespace}' for a in missing])}",
-                f"send traffic through these services; {SAMPLING_HINT}", settled=False, **diagnostics)
+        return fail(
+            check,
+            f"{_title(services)} lists none of the boutique services of namespace {namespace} "
+            f"(expected e.g. {expected[0]}.{namespace}; lists {seen})",
+            SAMPLING_HINT,
+            settled=False,
+            **diagnostics,
+        )
+    return fail(
+        check,
+        f"{_title(services)} lacks {len(missing)} of {len(expected)} boutique services: "
+        f"{listing([f'{a}.{namespace}' for a in missing])}",
+        f"send traffic through these services; {SAMPLING_HINT}",
+        settled=False,
+        **diagnostics,
+    )
 
 
 def check_recent_traces(summary: TraceSummary | None, app: str, namespace: str, lookback: float) -> CheckResult:
@@ -59,10 +72,20 @@ def check_recent_traces(summary: TraceSummary | None, app: str, namespace: str, 
     service = summary.service if summary else f"{app}.{namespace}"
     window = _window(lookback)
     if summary is None or summary.traces == 0:
-        return fail(check, f"The tracer holds no traces of {service} from the last {window}",
-                    SAMPLING_HINT, settled=False, service=service)
-    return ok(check, f"The tracer holds {summary.traces} traces of {service} from the last {window}",
-              service=service, traces=summary.traces, newest=summary.newest)
+        return fail(
+            check,
+            f"The tracer holds no traces of {service} from the last {window}",
+            SAMPLING_HINT,
+            settled=False,
+            service=service,
+        )
+    return ok(
+        check,
+        f"The tracer holds {summary.traces} traces of {service} from the last {window}",
+        service=service,
+        traces=summary.traces,
+        newest=summary.newest,
+    )
 
 
 def check_traced_hops(
@@ -74,19 +97,26 @@ def check_traced_hops(
     check = "tracing.traced_hops"
     seen = observed_hops(summaries.values(), namespace)
     missing = [e for e in expected if e not in seen]
-    diagnostics = {"observed": sorted(f"{a}→{b}" for a, b in seen),
-                   "missing": [f"{a}→{b}" for a, b in missing],
-                   "traces": {s: t.traces for s, t in summaries.items()}}
+    diagnostics = {
+        "observed": sorted(f"{a}→{b}" for a, b in seen),
+        "missing": [f"{a}→{b}" for a, b in missing],
+        "traces": {s: t.traces for s, t in summaries.items()},
+    }
     if not missing:
-        return ok(check, f"Traces show all {len(expected)} traced call-graph hops of namespace {namespace}",
-                  **diagnostics)
+        return ok(
+            check, f"Traces show all {len(expected)} traced call-graph hops of namespace {namespace}", **diagnostics
+        )
     empty = sorted(s for s, t in summaries.items() if t.traces == 0)
     note = f" (no traces at all for {listing(empty)})" if empty else ""
-    return fail(check,
-                f"Traces of namespace {namespace} lack {len(missing)} of {len(expected)} call-graph hops: "
-                f"{listing([f'{a}→{b}' for a, b in missing])}{note}",
-                f"check that the callee pods have their istio-proxy sidecar and that these calls carry "
-                f"traffic; {SAMPLING_HINT}", settled=False, **diagnostics)
+    return fail(
+        check,
+        f"Traces of namespace {namespace} lack {len(missing)} of {len(expected)} call-graph hops: "
+        f"{listing([f'{a}→{b}' for a, b in missing])}{note}",
+        f"check that the callee pods have their istio-proxy sidecar and that these calls carry "
+        f"traffic; {SAMPLING_HINT}",
+        settled=False,
+        **diagnostics,
+    )
 
 
 def observed_hops(summaries: Iterable[TraceSummary], namespace: str) -> set[Edge]:

@@ -101,7 +101,7 @@ def test_pod_without_sidecar_fails_with_the_injection_fix(pods):
     pod["spec"]["containers"] = [c for c in pod["spec"]["containers"] if c["name"] != "istio-proxy"]
     result = checks.pods_have_sidecars(pods, NS, PROFILE)
     assert not result.passed
-    assert f"1 pods in {NS} have no istio-proxy container: {pod['metadata']['name']} (1/1)" in result.message
+    assert f"1 pod in {NS} without an istio-proxy container: {pod['metadata']['name']} (1/1)" in result.message
     assert f"label namespace {NS} with istio-injection=enabled" in result.remediation
 
 
