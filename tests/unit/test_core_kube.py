@@ -11,18 +11,13 @@ import yaml
 from meshcheck import kube
 from meshcheck.errors import ClusterError
 from meshcheck.sim.server import SimCluster
-
-
-def start(name: str, workdir: Path, request: pytest.FixtureRequest) -> SimCluster:
-    sim = SimCluster(name, workdir=workdir).start()
-    request.addfinalizer(sim.stop)
-    return sim
+from tests.unit.simhttp import start_sim
 
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> SimCluster:
     """One healthy cluster for the module (stopping one takes a second); tests count from a mark."""
-    return start("healthy", tmp_path_factory.mktemp("sim"), request)
+    return start_sim("healthy", tmp_path_factory.mktemp("sim"), request)
 
 
 @pytest.fixture
@@ -37,7 +32,7 @@ def paths(sim: SimCluster) -> list[str]:
 
 
 def test_two_503s_then_recovery(tmp_path: Path, request: pytest.FixtureRequest):
-    sim = start("api-flaky", tmp_path, request)
+    sim = start_sim("api-flaky", tmp_path, request)
     cluster = kube.Cluster.connect(str(sim.kubeconfig))
     assert paths(sim) == ["/version"] * 3
     assert cluster.log == [("GET", "/version")] * 3

@@ -13,19 +13,14 @@ from meshcheck.profile import load_profile
 from meshcheck.results import CheckResult, fail, ok
 from meshcheck.sim.server import SimCluster
 from meshcheck.suite import Options, Suite
+from tests.unit.simhttp import start_sim
 
 PROFILE = load_profile()
 
 
-def start(name: str, workdir: Path, request: pytest.FixtureRequest) -> SimCluster:
-    sim = SimCluster(name, workdir=workdir).start()
-    request.addfinalizer(sim.stop)
-    return sim
-
-
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> SimCluster:
-    return start("healthy", tmp_path_factory.mktemp("healthy"), request)
+    return start_sim("healthy", tmp_path_factory.mktemp("healthy"), request)
 
 
 def suite_for(sim: SimCluster, **options: float) -> Suite:
@@ -135,7 +130,7 @@ def test_storefront_through_a_reachable_external_ip(sim: SimCluster):
 def test_storefront_through_the_api_server_when_the_address_is_unreachable(
     tmp_path: Path, request: pytest.FixtureRequest
 ):
-    sim = start("storefront-unreachable", tmp_path, request)
+    sim = start_sim("storefront-unreachable", tmp_path, request)
     suite = suite_for(sim)
     endpoint = suite.storefront()
     assert endpoint.via.startswith("API server proxy to service istio-system/istio-ingressgateway:80")

@@ -18,12 +18,10 @@ from meshcheck.addons import grafana as gf
 from meshcheck.checks import grafana as checks
 from meshcheck.endpoints import Endpoint
 from meshcheck.errors import AddonError
-from meshcheck.sim import scenario
 from meshcheck.sim.addons import grafana as sim
-from meshcheck.sim.build import build_world
 from meshcheck.sim.protocol import SimRequest, SimResponse
 from meshcheck.sim.world import World
-from tests.unit.simhttp import SimAdapter
+from tests.unit.simhttp import SimAdapter, addon_world, sim_endpoint
 
 ISTIO_TITLES = (
     "Istio Control Plane Dashboard", "Istio Mesh Dashboard", "Istio Performance Dashboard",
@@ -142,15 +140,11 @@ def test_istio_dashboards_present_matches_titles_whatever_the_uids():
 # --- round trips through the simulated Grafana ------------------------------------------------
 
 def world_with(**knobs: Any) -> World:
-    model = scenario.merge(scenario.load("healthy"), {"addons": {"grafana": knobs}})
-    return build_world(model, None, 0)
+    return addon_world("grafana", **knobs)
 
 
 def endpoint_for(world: World) -> tuple[Endpoint, SimAdapter]:
-    adapter = SimAdapter(lambda r: sim.handle(world, r))
-    session = requests.Session()
-    session.mount("http://grafana.sim", adapter)
-    return Endpoint("grafana", "http://grafana.sim", "a test adapter", session=session), adapter
+    return sim_endpoint("grafana", lambda r: sim.handle(world, r))
 
 
 def run_all(endpoint: Endpoint) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 import meshcheck.profile
 from meshcheck.addons import prometheus as prom
@@ -28,7 +27,7 @@ from meshcheck.sim.addons import promql
 from meshcheck.sim.build import build_world
 from meshcheck.sim.protocol import SimRequest
 from meshcheck.sim.world import World
-from tests.unit.simhttp import SimAdapter
+from tests.unit.simhttp import SimAdapter, addon_world, sim_endpoint
 
 NS = "online-boutique"
 PROFILE_FILE = Path(meshcheck.profile.__file__).parent / "profiles" / "online-boutique.yaml"
@@ -284,15 +283,11 @@ def test_istio_requests_series_fails_when_there_is_no_series_at_all():
 # --- round trips through the simulated Prometheus -------------------------------------------
 
 def world_with(**knobs: Any) -> World:
-    model = scenario.merge(scenario.load("healthy"), {"addons": {"prometheus": knobs}})
-    return build_world(model, None, 0)
+    return addon_world("prometheus", **knobs)
 
 
 def endpoint_for(world: World) -> tuple[Endpoint, SimAdapter]:
-    adapter = SimAdapter(lambda r: sim.handle(world, r))
-    session = requests.Session()
-    session.mount("http://prometheus.sim", adapter)
-    return Endpoint("prometheus", "http://prometheus.sim", "a test adapter", session=session), adapter
+    return sim_endpoint("prometheus", lambda r: sim.handle(world, r))
 
 
 def test_simulated_healthy_prometheus_passes_every_check_in_three_requests():
