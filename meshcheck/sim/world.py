@@ -37,3 +37,16 @@ class World:
         if namespace is None:
             return list(items)
         return [o for o in items if o["metadata"].get("namespace") == namespace]
+
+    def addon_version(self, addon: str, image: str, default: str) -> str:
+        """An add-on's version: its scenario knob, else the tag of the ``image`` (repository path,
+        e.g. "grafana/grafana" or "prom/prometheus") the add-on runs, else ``default``."""
+        knob = self.knobs(addon).get("version")
+        if knob:
+            return str(knob)
+        for deployment in self.of_kind("deployments", self.istio_namespace):
+            for container in deployment["spec"]["template"]["spec"].get("containers") or []:
+                repository, _, tag = str(container.get("image", "")).rpartition(":")
+                if tag and (repository == image or repository.endswith("/" + image)):
+                    return tag.lstrip("v")
+        return default

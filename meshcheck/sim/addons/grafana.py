@@ -91,16 +91,7 @@ def handle(world: World, request: SimRequest) -> SimResponse:
 # --- version and small responses ----------------------------------------------------------
 
 def _version(world: World) -> str:
-    """The knob's version, else the tag of the grafana image the cluster runs, else the default."""
-    knob = world.knobs("grafana").get("version")
-    if knob:
-        return str(knob)
-    for deployment in world.of_kind("deployments", world.istio_namespace):
-        for container in deployment["spec"]["template"]["spec"].get("containers") or []:
-            image = str(container.get("image", ""))
-            if "grafana/grafana:" in image:
-                return image.rsplit(":", 1)[1].lstrip("v")
-    return DEFAULT_VERSION
+    return world.addon_version("grafana", "grafana/grafana", DEFAULT_VERSION)
 
 
 def _major(world: World) -> int:

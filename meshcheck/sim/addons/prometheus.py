@@ -103,16 +103,7 @@ def active_targets(world: World) -> list[Obj]:
 
 
 def version(world: World) -> str:
-    """The knob's version, else the tag of the prometheus image the cluster runs, else the default."""
-    knob = world.knobs("prometheus").get("version")
-    if knob:
-        return str(knob)
-    for deployment in world.of_kind("deployments", world.istio_namespace):
-        for container in deployment["spec"]["template"]["spec"].get("containers") or []:
-            image = str(container.get("image", ""))
-            if "/prometheus:" in image or image.startswith("prometheus:"):
-                return image.rsplit(":", 1)[1].lstrip("v")
-    return DEFAULT_VERSION
+    return world.addon_version("prometheus", "prom/prometheus", DEFAULT_VERSION)
 
 
 def _modern(version: str) -> bool:
