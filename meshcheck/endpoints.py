@@ -54,10 +54,7 @@ class Endpoint:
         """GET a JSON document; a non-2xx status or a body that is not JSON is an ``AddonError``."""
         response = self.get(path, params=params, headers={"Accept": "application/json"})
         if not 200 <= response.status_code < 300:
-            raise AddonError(
-                f"{self.name} answered {response.status_code} to GET {path} ({self.via}): "
-                f"{snippet(response.text)}; check the {self.name} pod's logs"
-            )
+            raise self.refused("GET", path, response)
         try:
             return response.json()
         except (ValueError, json.JSONDecodeError):
@@ -66,6 +63,40 @@ class Endpoint:
                 f"{snippet(response.text)}; check that {self.name} is the service behind "
                 "this address and that its version is supported"
             ) from None
+
+    def refused(self, method: str, path: str, response: requests.Response) -> AddonError:
+        """The error for an answer that is not a success: the add-on's own, or the API server's.
+
+        Through the service proxy a failure may come from the API server rather than the add-on
+        (a Kubernetes ``Status``): "no endpoints available" means no pod behind the Service is
+        ready, which calls for a different fix than an add-on that answers with an error.
+        """
+        said = _kubernetes_status_message(response)
+        head = f"{self.name} answered {response.status_code} to {method} {path} ({self.via})"
+        if said is None:
+            return AddonError(f"{head}: {snippet(response.text)}; check the {self.name} pod's logs")
+        namespace, _, service = (self.service or "").partition("/")
+        if response.status_code == 503 and "no endpoints available" in said:
+            fix = (f"no ready pod backs Service {self.service}: see 'kubectl -n {namespace} get pods' "
+                   f"and the events and logs of the pod that Service {service} selects")
+        elif response.status_code == 403:
+            fix = "the kubeconfig's user may not use the service proxy: grant it get on services/proxy"
+        else:
+            fix = f"check the {self.name} pod's logs"
+        return AddonError(f"{head}: the API server said {said!r}; {fix}")
+
+
+def _kubernetes_status_message(response: requests.Response) -> str | None:
+    """The message of a Kubernetes ``Status`` body (an API server's answer), else None."""
+    if "json" not in response.headers.get("Content-Type", ""):
+        return None
+    try:
+        document = response.json()
+    except ValueError:
+        return None
+    if isinstance(document, dict) and document.get("kind") == "Status":
+        return str(document.get("message") or document.get("reason") or "")[:200]
+    return None
 
 
 def snippet(text: str, limit: int = 120) -> str:

@@ -114,9 +114,7 @@ def fetch_status(endpoint: Endpoint) -> KialiStatus:
             tried.append(f"{path} answered {response.status_code}")
             continue
         if not response.ok:
-            raise AddonError(
-                f"{endpoint.name} answered {response.status_code} to GET {path} ({endpoint.via}): "
-                f"{snippet(response.text)}; check the kiali pod's logs")
+            raise endpoint.refused("GET", path, response)
         doc = _json_or_none(response)
         if doc is None:
             raise AddonError(f"{endpoint.name} answered GET {path} with a body that is not JSON ({endpoint.via}): "

@@ -87,9 +87,7 @@ def discover(endpoint: Endpoint) -> ServiceList:
             seen.append(f"{services_path} answered {response.status_code}")
             continue
         if not response.ok:
-            raise AddonError(
-                f"{endpoint.name} answered {response.status_code} to GET {services_path} ({endpoint.via}): "
-                f"{snippet(response.text)}; check the tracing pod's logs")
+            raise endpoint.refused("GET", services_path, response)
         if not _is_json(response):
             raise AddonError(
                 f"{endpoint.name} answered GET {services_path} with a body that is not JSON ({endpoint.via}): "
