@@ -39,6 +39,7 @@ class RunState:
 
 
 STATE = pytest.StashKey[RunState]()
+UNREADABLE = pytest.StashKey[SuiteError]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -101,14 +102,34 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 # --- gating ------------------------------------------------------------------------------------
 
 
-def pytest_runtest_setup(item: pytest.Item) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Any:
+    """Skip a check whose layer rests on a broken one, before any of its fixtures waits or reads.
+
+    An add-on that cannot be reached while the check's fixtures read it is that check's failure:
+    without this it would show as an "error" of the suite rather than a failed check with its fix.
+    The test function is then not called (see ``pytest_pyfunc_call``).
+    """
     layer = _layer(item)
     if layer is None:
-        return
+        return (yield)
     broken = item.config.stash[STATE].broken
     for needed in layers.prerequisites(layer.name):
         if needed in broken:
             pytest.skip(f"blocked by {needed}: {broken[needed]}")
+    try:
+        return (yield)
+    except SuiteError as exc:
+        item.stash[UNREADABLE] = exc
+        return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    error = pyfuncitem.stash.get(UNREADABLE, None)
+    if error is not None:
+        pytest.fail(str(error), pytrace=False)
+    return None
 
 
 @pytest.hookimpl(wrapper=True)
@@ -118,7 +139,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     if layer is None:
         return report
     if call.excinfo is not None and call.excinfo.errisinstance(SuiteError):
-        report.longrepr = f"{call.excinfo.typename}: {call.excinfo.value}"
+        report.longrepr = str(call.excinfo.value)
     state = item.config.stash[STATE]
     if report.failed and item.get_closest_marker("nonblocking") is None:
         state.broken.setdefault(layer.name, _first_line(report))

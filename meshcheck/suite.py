@@ -65,6 +65,7 @@ LAYER_KINDS: dict[str, tuple[kube.Kind, ...]] = {
 
 LABEL_KEYS = ("app", "app.kubernetes.io/name")
 LABEL_ALIASES = {"tracing": ("jaeger", "zipkin")}
+ADDON_MANIFESTS = {"tracing": "jaeger"}  # samples/addons/<file>.yaml of an Istio release, where not the name
 ADDON_PORT_NAMES = ("http-query", "http", "http-web", "service", "http-monitoring")
 
 
@@ -143,7 +144,8 @@ class Suite:
         if service is None:
             raise AddonError(
                 f"no Service named {' or '.join(wanted)} (or labelled app={name}) in any namespace: deploy Istio's "
-                f"{name} add-on (kubectl apply -f samples/addons/ of your Istio release) or pass --{name}-url"
+                f"{name} add-on (kubectl apply -f samples/addons/{ADDON_MANIFESTS.get(name, name)}.yaml from "
+                f"your Istio release) or pass --{name}-url"
             )
         return self.cluster.service_proxy(name, o.namespace(service), o.name(service), _addon_port(service))
 
