@@ -58,6 +58,8 @@ EXPECT: dict[str, Expect] = {
     "restarts": Expect({"test_boutique_restarts_within_budget": "(14 restarts)"}),
     "external-ip-pending": Expect({"test_gateway_has_external_address": "has no EXTERNAL-IP (pending)"}, "gateway"),
     "gateway-selector-wrong": Expect({"test_gateway_selects_ingress_pods": "no pod has those labels"}, "gateway"),
+    "httproute-bad-backend": Expect({"test_gateway_routes_to_frontend_service": "HTTPRoute default/frontend-route "
+                                     "routes to host frontend-missing"}, "gateway"),
     "virtualservice-bad-host": Expect({"test_gateway_routes_to_frontend_service": "no Service online-boutique/"
                                        "frontend-missing exists"}, "gateway"),
     "metallb-pool-mismatch": Expect({"test_gateway_address_in_metallb_pool": "is outside MetalLB's IPAddressPool"}),
@@ -68,6 +70,17 @@ EXPECT: dict[str, Expect] = {
                              "test_storefront_add_to_cart_redirects_to_cart": "home page failed",
                              "test_storefront_cart_shows_added_product": "home page failed",
                              "test_storefront_checkout_completes_with_order_confirmation": "home page failed"}),
+    "product-page-fails": Expect({"test_storefront_product_page_renders": "GET /product/OLJCESPC7Z through gateway "
+                                  "EXTERNAL-IP",
+                                  "test_storefront_add_to_cart_redirects_to_cart": "product page failed",
+                                  "test_storefront_cart_shows_added_product": "product page failed",
+                                  "test_storefront_checkout_completes_with_order_confirmation":
+                                  "product page failed"}),
+    "add-to-cart-fails": Expect({"test_storefront_add_to_cart_redirects_to_cart": "'Uh, oh! failed to add to cart",
+                                 "test_storefront_cart_shows_added_product": "add-to-cart failed",
+                                 "test_storefront_checkout_completes_with_order_confirmation": "add-to-cart failed"}),
+    "cart-forgets": Expect({"test_storefront_cart_shows_added_product": "shows an empty cart after adding OLJCESPC7Z",
+                            "test_storefront_checkout_completes_with_order_confirmation": "cart failed"}),
     "checkout-fails": Expect({"test_storefront_checkout_completes_with_order_confirmation":
                               "POST /cart/checkout through gateway EXTERNAL-IP"}),
     "prometheus-down": Expect({"test_prometheus_is_ready": "answered 503",
@@ -84,12 +97,21 @@ EXPECT: dict[str, Expect] = {
     "kiali-malformed": Expect({"test_kiali_is_healthy": "not JSON",
                                "test_kiali_graph_has_call_graph_edges": "not JSON",
                                "test_kiali_tracing_url_points_at_tracing_service": "not JSON"}),
+    "kiali-down": Expect({t: "no ready pod backs Service istio-system/kiali" for t in (
+        "test_kiali_is_healthy", "test_kiali_graph_has_call_graph_edges",
+        "test_kiali_tracing_url_points_at_tracing_service")}),
+    "kiali-not-installed": Expect({t: "no Service named kiali (or labelled app=kiali)" for t in (
+        "test_kiali_is_healthy", "test_kiali_graph_has_call_graph_edges",
+        "test_kiali_tracing_url_points_at_tracing_service")}),
     "kiali-slow": Expect({"test_kiali_is_healthy": "did not answer",
                           "test_kiali_graph_has_call_graph_edges": "did not answer",
                           "test_kiali_tracing_url_points_at_tracing_service": "did not answer"},
                          args=("--request-timeout=1",)),
     "tracing-empty": Expect({"test_tracing_lists_boutique_services": "lists none of the boutique services",
                              "test_tracing_has_recent_frontend_traces": "frontend",
+                             "test_tracing_covers_traced_call_graph_hops": "hops"}),
+    "tracing-stale": Expect({"test_tracing_has_recent_frontend_traces":
+                             "no traces of frontend.online-boutique from the last 1h",
                              "test_tracing_covers_traced_call_graph_hops": "hops"}),
     "tracing-missing-hop": Expect({"test_tracing_covers_traced_call_graph_hops":
                                    "recommendationservice→productcatalogservice"}),
@@ -98,6 +120,9 @@ EXPECT: dict[str, Expect] = {
                             "test_grafana_prometheus_datasource_works": "500",
                             "test_grafana_has_mesh_dashboards": "500"}),
     "grafana-datasource-broken": Expect({"test_grafana_prometheus_datasource_works": "fails its test"}),
+    "grafana-no-datasource": Expect({"test_grafana_has_prometheus_datasource": "no data source of type prometheus",
+                                     "test_grafana_prometheus_datasource_works":
+                                     "no data source of type prometheus"}),
     "grafana-missing-dashboard": Expect({"test_grafana_has_mesh_dashboards": "Istio Mesh Dashboard"}),
 }
 

@@ -590,7 +590,8 @@ def _addons(b: Builder) -> None:
         if addon not in addons or (addons[addon] or {}).get("installed") is False:
             continue
         deployment = {"prometheus": "prometheus", "tracing": "jaeger"}.get(addon, addon)
-        b.workload(deployment, ns, [k.container(container, image, [port])], labels=labels)
+        available = (addons[addon] or {}).get("available", True) is not False
+        b.workload(deployment, ns, [k.container(container, image, [port])], labels=labels, available=available)
         if addon == "tracing":
             backend = (addons[addon] or {}).get("backend", "jaeger")
             for name, port, target in TRACING_SERVICES[backend]:

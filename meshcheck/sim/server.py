@@ -157,7 +157,12 @@ class SimCluster:
             routes[(istio_ns, "zipkin")] = ("tracing", lambda r: tracing.handle(world, r))
         else:  # Jaeger's zipkin Service only collects spans (POST /api/v2/spans)
             routes[(istio_ns, "zipkin")] = ("tracing", lambda r: SimResponse.text("404 page not found\n", 404))
-        return {key: _with_faults(world.knobs(name), handler) for key, (name, handler) in routes.items()}
+        # An add-on whose pods are not ready has no endpoints: the API server's proxy answers 503.
+        return {
+            key: _with_faults(world.knobs(name), handler)
+            for key, (name, handler) in routes.items()
+            if world.knobs(name).get("available", True) is not False
+        }
 
     def dispatch(self, server: str, request: SimRequest) -> SimResponse:
         if server == "storefront":

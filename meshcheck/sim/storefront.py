@@ -19,7 +19,9 @@ complete!" with "Confirmation #", and the "Uh, oh!" error page.
 Knobs (``world.knobs("storefront")``): ``fail: {"<path>" | "<METHOD> <path>": status}`` answers
 that route with the error page (a path also covers the paths under it, ``/`` only itself);
 ``products: [ids]`` limits the catalog (``[]``: empty, the home page lists nothing);
-``version: "v0.10.1"`` picks the input validation era (422 from v0.10, else 400/500).
+``version: "v0.10.1"`` picks the input validation era (422 from v0.10, else 400/500);
+``carts: lost`` keeps nothing that is added (cartservice without Redis on several replicas, each
+holding carts of its own in memory: the cart read next comes from another replica).
 One ``Set-Cookie`` fits a ``SimResponse``: a route that sets its own cookie (``/setCurrency``)
 leaves the new session's cookie to the next answer.
 """
@@ -194,7 +196,8 @@ class Storefront:
         item = self._item(product_id, "could not retrieve product")
         with self._lock:
             cart = self._carts.setdefault(visit.session, {})
-            cart[item.id] = cart.get(item.id, 0) + quantity
+            if self._knobs().get("carts") != "lost":
+                cart[item.id] = cart.get(item.id, 0) + quantity
         return SimResponse(302, b"", {"Location": "/cart"})
 
     def _validate_add(self, product_id: str, quantity: int) -> None:

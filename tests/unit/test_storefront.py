@@ -492,6 +492,14 @@ def test_sim_add_to_cart_fault_blocks_cart_and_checkout():
                                          "failed (answered 503 'Uh, oh!")
 
 
+def test_sim_lost_carts_fail_the_cart_check_after_a_good_add():
+    trip, _ = _trip(carts="lost")
+    results = _judge(trip)
+    assert [r.passed for r in results] == [True, True, True, False, False]
+    assert f"shows an empty cart after adding {trip.product_id}" in results[3].message
+    assert "shop_session-id cookie" in results[3].remediation
+
+
 def test_sim_invalid_checkout_422_from_v0_10_and_500_before():
     bad = {**CHECKOUT, "credit_card_number": "4432801561520455"}
     new_trip, _ = _trip(form=bad, version="v0.10.1")

@@ -230,6 +230,16 @@ def test_sim_missing_hops_fail_the_hops_check(backend):
         " ".join(listed.services)
 
 
+@pytest.mark.parametrize("backend", ["jaeger", "zipkin"])
+def test_sim_tracing_that_stopped_keeps_its_services_but_no_recent_trace(backend):
+    endpoint, _ = endpoint_for(world(backend=backend, stopped=7200))
+    listed, summaries = _everything(endpoint)
+    assert checks.check_services_listed(listed, EXPECTED_APPS, NS).passed
+    recent = checks.check_recent_traces(summaries["frontend"], "frontend", NS, 3600)
+    assert not recent.passed and f"no traces of frontend.{NS} from the last 1h" in recent.message
+    assert not checks.check_traced_hops(summaries, PROFILE.traced_edges, NS).passed
+
+
 def test_sim_untraced_redis_is_not_a_service():
     endpoint, _ = endpoint_for(world())
     assert f"redis-cart.{NS}" not in api.discover(endpoint).services

@@ -16,7 +16,9 @@ edge and its time, so the same query answers the same traces.
 
 Knobs (``world.knobs("tracing")``): ``backend``; ``traces: false`` (nothing of the boutique was
 traced: only the tracer's own service is listed); ``missing_hops: [[src, dst], ...]`` and
-``untraced: [[src, dst], ...]`` (edges carrying traffic that never show up in a trace).
+``untraced: [[src, dst], ...]`` (edges carrying traffic that never show up in a trace);
+``stopped: seconds`` (nothing was traced since that long ago: the services stay listed, as Jaeger
+keeps them, but recent traces are gone).
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ def app_of_service(world: World, service: str) -> str | None:
 
 def calls(world: World, app: str | None, start: float, end: float, limit: int) -> list[Call]:
     """The newest ``limit`` calls involving ``app`` (None: any) that started within [start, end]."""
-    end = min(end, world.now() - 1.0)
+    end = min(end, world.now() - max(1.0, float(world.knobs("tracing").get("stopped") or 0)))
     start = max(start, world.started)
     edges = [e for e in traced_edges(world) if app is None or app in e]
     merged = sorted((c for e in edges for c in _edge_calls(e, start, end, limit)), key=lambda c: -c.start)
