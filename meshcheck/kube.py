@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 import requests
 import urllib3
+import yaml
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.config.config_exception import ConfigException
@@ -104,7 +105,7 @@ class Cluster:
         that says what to fix: a missing or broken file, an unknown context, an unreachable server.
         """
         configuration = k8s_client.Configuration()
-        path = kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or None
+        path = kubeconfig or _merged_kubeconfig(os.environ.get("KUBECONFIG", ""))
         default_path = os.path.expanduser("~/.kube/config")
         try:
             if path is None and not os.path.exists(default_path) and os.environ.get("KUBERNETES_SERVICE_HOST"):
@@ -112,11 +113,12 @@ class Cluster:
                 name = "in-cluster"
             else:
                 path = path or default_path
-                if not os.path.exists(path):
+                if not all(os.path.exists(p) for p in path.split(os.pathsep)):
                     raise ConfigError(
                         f"kubeconfig {path} does not exist: pass --kubeconfig PATH, set "
                         "KUBECONFIG, or use --cluster=sim for the simulated cluster"
                     )
+                context = context or _first_current_context(path)
                 k8s_config.load_kube_config(
                     config_file=path, context=context, client_configuration=configuration, persist_config=False
                 )
@@ -335,6 +337,33 @@ class _KubeAuth(requests.auth.AuthBase):
             if setting.get("in") == "header" and setting.get("value"):
                 request.headers[setting["key"]] = setting["value"]
         return request
+
+
+def _merged_kubeconfig(variable: str) -> str | None:
+    """KUBECONFIG as kubectl reads it: a list of files, merged, the missing ones skipped.
+
+    The client merges a ``os.pathsep``-separated list itself; only when none of the files exists
+    is the first one named, so the error says which file was expected.
+    """
+    paths = [p for p in variable.split(os.pathsep) if p]
+    existing = [p for p in paths if os.path.exists(p)]
+    if existing:
+        return os.pathsep.join(existing)
+    return paths[0] if paths else None
+
+
+def _first_current_context(paths: str) -> str | None:
+    """The current context of a merged KUBECONFIG as kubectl picks it: the first file that sets one
+    (the client would take the last file's, even an empty one)."""
+    files = paths.split(os.pathsep)
+    if len(files) < 2:
+        return None
+    for file in files:
+        with open(file) as stream:
+            document = yaml.safe_load(stream) or {}
+        if isinstance(document, dict) and document.get("current-context"):
+            return str(document["current-context"])
+    return None
 
 
 def _current_context(path: str) -> str:

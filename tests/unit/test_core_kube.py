@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -158,3 +159,21 @@ def test_no_message_or_endpoint_shows_the_token(sim: SimCluster, cluster: kube.C
     messages += [endpoint.via, endpoint.base_url, cluster.describe()]
     assert all(sim.token not in m for m in messages)
     assert "/api/v1/namespaces/istio-system/services/kiali:20001/proxy" in endpoint.base_url
+
+
+def test_kubeconfig_variable_lists_files_merged_like_kubectl(sim: SimCluster, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch):
+    """KUBECONFIG=a:b merges both (contexts from one, the current context from another); missing files are
+    skipped as kubectl skips them."""
+    simulated = yaml.safe_load(sim.kubeconfig.read_text())
+    other = tmp_path / "other"
+    other.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "meshcheck-sim",
+        "clusters": [{"name": "lab", "cluster": {"server": "http://127.0.0.1:1"}}],
+        "users": [{"name": "student", "user": {"token": "t"}}],
+        "contexts": [{"name": "lab", "context": {"cluster": "lab", "user": "student"}}]}))
+    only_entries = tmp_path / "entries"
+    only_entries.write_text(yaml.safe_dump({**simulated, "current-context": ""}))
+    monkeypatch.setenv("KUBECONFIG", os.pathsep.join([str(other), str(tmp_path / "missing"), str(only_entries)]))
+    cluster = kube.Cluster.connect(None)
+    assert cluster.name == "meshcheck-sim" and cluster.server == sim.url
