@@ -20,13 +20,13 @@ def test_kube_system_pods_running(cluster, require, wait):
 @pytest.mark.nonblocking
 def test_dashboard_deployed(cluster, profile, require, wait):
     namespace = profile.dashboard["namespace"]
-    names = (profile.dashboard["deployment"], *DASHBOARD_DEPLOYMENTS)
+    names = tuple(dict.fromkeys((profile.dashboard["deployment"], *DASHBOARD_DEPLOYMENTS)))
     require(wait(lambda: checks.dashboard_deployed(cluster.list(kube.DEPLOYMENTS), namespace, names), kube.DEPLOYMENTS))
 
 
 @pytest.mark.nonblocking
 def test_dashboard_service(cluster, profile, require):
-    names = (profile.dashboard["service"], *DASHBOARD_SERVICES)
+    names = tuple(dict.fromkeys((profile.dashboard["service"], *DASHBOARD_SERVICES)))
     require(checks.dashboard_service(cluster.list(kube.SERVICES), profile.dashboard["namespace"], names))
 
 

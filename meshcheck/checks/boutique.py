@@ -48,7 +48,7 @@ def deployments_available(deployments: list[Obj], namespace: str, profile: Profi
         return fail(
             check,
             f"{len(missing) + len(down)} of {len(profile.workloads)} Deployments in {namespace} "
-            f"are not available ({'; '.join(parts)})",
+            f"{'is' if len(missing) + len(down) == 1 else 'are'} not available ({'; '.join(parts)})",
             fix,
             settled=all(o.deployment_settled(d) for d in down),
             missing=missing,

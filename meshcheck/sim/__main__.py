@@ -7,6 +7,7 @@ interrupted, so the suite can be tried against a broken cluster without writing 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -23,9 +24,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the bundled scenarios and exit")
     args = parser.parse_args(argv)
     if args.list:
-        for name in scenarios.available():
-            description = scenarios.load(name).get("description", "")
-            print(f"{name:32} {' '.join(str(description).split())[:100]}")
+        try:
+            for name in scenarios.available():
+                description = scenarios.load(name).get("description", "")
+                print(f"{name:32} {' '.join(str(description).split())[:100]}", flush=True)
+        except BrokenPipeError:  # `--list | head`: the reader has seen enough (as the Python docs advise)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     try:
         cluster = SimCluster(args.scenario, latency=args.latency, workdir=tempfile.mkdtemp(prefix="meshcheck-sim-"))
