@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
+import re
 import secrets
 import threading
 import time
@@ -198,10 +199,7 @@ class SimCluster:
         if handler is None:
             return status(503, "ServiceUnavailable", f'no endpoints available for service "{service}"')
         response = handler(SimRequest(request.method, inner, request.query, request.headers, request.body))
-        location = response.headers.get("Location", "")
-        if location.startswith("/"):  # the API server keeps redirects under the proxy path
-            response.headers["Location"] = prefix + location
-        return response
+        return _under_proxy(response, prefix)
 
     def record(self, served: Served) -> None:
         with self._lock:
@@ -245,6 +243,34 @@ def _with_faults(knobs: dict[str, Any], handler: Handler) -> Handler:
         )
 
     return faulty
+
+
+# The URL-valued attributes kube-apiserver's proxy rewrites (apimachinery util/proxy transport.go atomsToAttrs).
+_URL_ATTRIBUTE = re.compile(
+    r"(<[A-Za-z][^>]*?\s(?:href|src|action|formaction|poster|cite|background|longdesc|usemap|codebase|data|"
+    r"icon|manifest|profile)\s*=\s*)([\"'])(/(?!/)[^\"']*)\2"
+)
+
+
+def _under_proxy(response: SimResponse, prefix: str) -> SimResponse:
+    """What the service proxy does to an answer (k8s.io/apimachinery util/proxy Transport): a
+    redirect's same-host absolute Location, and in text/html the same-host absolute links, are moved
+    under the proxy path; other bodies pass through untouched."""
+
+    def moved(path: str) -> str:
+        return path if path.startswith(prefix) else prefix + path
+
+    location = response.headers.get("Location", "")
+    if location:
+        if location.startswith("/") and not location.startswith("//"):
+            response.headers["Location"] = moved(location)
+        return response
+    content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+    if content_type == "text/html" and response.body:
+        text = response.body.decode("utf-8", "replace")
+        rewritten = _URL_ATTRIBUTE.sub(lambda m: f"{m[1]}{m[2]}{moved(m[3])}{m[2]}", text)
+        response.body = rewritten.encode()
+    return response
 
 
 def _proxy_target(path: str) -> tuple[str, str, str, str] | None:

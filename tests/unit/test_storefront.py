@@ -572,3 +572,21 @@ def test_sim_add_to_cart_validation_by_version():
     assert new.status == 422 and b"Field &#x27;Quantity&#x27; is invalid: required" in new.body
     old = Storefront(_world(version="v0.5.0")).handle(SimRequest("POST", "/cart", {}, form, b"quantity=1"))
     assert old.status == 400 and b"invalid form input" in old.body
+
+
+def test_sim_api_server_proxy_moves_links_and_redirects_under_its_path(tmp_path, request):
+    """Like kube-apiserver's service proxy, the simulated one rewrites same-host absolute links in HTML
+    and Location headers; the shopper still finds the products and follows the cart redirect."""
+    from meshcheck import kube
+    from tests.unit.simhttp import start_sim
+
+    sim = start_sim("healthy", tmp_path, request)
+    endpoint = kube.Cluster.connect(str(sim.kubeconfig)).service_proxy("storefront", "istio-system",
+                                                                        "istio-ingressgateway", 80)
+    prefix = "/api/v1/namespaces/istio-system/services/istio-ingressgateway:80/proxy"
+    page = endpoint.get("/").text
+    assert f'href="{prefix}/product/OLJCESPC7Z"' in page and 'href="/product/' not in page
+    trip = ShoppingTrip(Shopper(endpoint), CHECKOUT)
+    results = _judge(trip)
+    assert all(r.passed for r in results), [r.text() for r in results]
+    assert trip.outcomes["add_to_cart"].visit.location == f"{prefix}/cart"
