@@ -187,3 +187,10 @@ def stale(timestamp: str | None, grace: float = GRACE_SECONDS) -> bool:
     """True when something has been as it is for longer than a working cluster needs to move on."""
     age = age_seconds(timestamp)
     return age is not None and age > grace
+
+
+def pod_settled(pod: Obj) -> bool:
+    """Whether a pod that is not ready will stay so without a fix: stuck in a failing state, or as it is
+    for longer than a working cluster needs (a pod that never started counts from its creation)."""
+    started = (pod.get("status") or {}).get("startTime") or (pod.get("metadata") or {}).get("creationTimestamp")
+    return waiting_reason(pod) in STUCK_REASONS or stale(started)

@@ -82,7 +82,7 @@ def pods_have_sidecars(pods: list[Obj], namespace: str, profile: Profile) -> Che
                 f"{o.name(pod)} ({ready}/{total}, not ready: "
                 f"{', '.join(o.not_ready_containers(pod))}{', ' + reason if reason else ''})"
             )
-            settled = settled and (reason in o.STUCK_REASONS or o.stale(pod["status"].get("startTime")))
+            settled = settled and o.pod_settled(pod)
     if no_sidecar:
         return fail(
             check,

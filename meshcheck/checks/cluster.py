@@ -56,7 +56,7 @@ def system_pods_running(pods: list[Obj]) -> CheckResult:
         if phase != "Running" or ready < total:
             reason = o.waiting_reason(pod) or phase
             bad.append(f"{o.name(pod)} ({phase}, {ready}/{total} ready{', ' + reason if reason != phase else ''})")
-            settled = settled and (reason in o.STUCK_REASONS or o.stale(pod.get("status", {}).get("startTime")))
+            settled = settled and o.pod_settled(pod)
     if bad:
         return fail(
             "cluster.system_pods_running",

@@ -138,6 +138,17 @@ def test_recently_pending_system_pod_is_not_settled_and_succeeded_is_ignored():
     assert not result.settled
 
 
+def test_a_pod_that_was_never_scheduled_counts_its_age_from_creation():
+    """Unschedulable pods have no startTime: one pending for hours is settled, one just created is not."""
+    def unscheduled(created: float) -> dict[str, Any]:
+        return {"metadata": {"name": "metrics-1", "namespace": "kube-system", "creationTimestamp": ago(created)},
+                "spec": {"containers": [{"name": "c"}]}, "status": {"phase": "Pending"}}
+
+    old, new = checks.system_pods_running([unscheduled(7200)]), checks.system_pods_running([unscheduled(5)])
+    assert not old.passed and "metrics-1 (Pending, 0/1 ready)" in old.message and old.settled
+    assert not new.passed and not new.settled
+
+
 # --- the dashboard --------------------------------------------------------------------------------
 
 
