@@ -13,6 +13,10 @@ from meshcheck.results import CheckResult, fail, listing, ok
 
 Obj = o.Obj
 
+# The label istiod puts on the pods it deploys for a Gateway API Gateway: the standard one from Istio 1.21
+# (GEP-1762, istio/istio#47229, which still writes the old one too), Istio's own before.
+GATEWAY_NAME_LABELS = ("gateway.networking.k8s.io/gateway-name", "istio.io/gateway-name")
+
 NO_INGRESS = (
     "apply Online Boutique's Istio manifests: the lab's istio-manifests.yaml (Gateway frontend-gateway "
     "and VirtualService frontend-ingress) or the kustomize component 'service-mesh-istio'"
@@ -56,7 +60,7 @@ def gateway_selects_pods(ingress: Ingress, pods: list[Obj]) -> CheckResult:
             f"kubectl -n {o.namespace(gateway)} describe gateway {o.name(gateway)}",
         )
     name = o.name(gateway)
-    chosen = [p for p in pods if o.labels(p).get("gateway.networking.k8s.io/gateway-name") == name]
+    chosen = [p for p in pods if name in (o.labels(p).get(label) for label in GATEWAY_NAME_LABELS)]
     if not chosen:
         return fail(
             check,

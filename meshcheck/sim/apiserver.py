@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from meshcheck.sim.protocol import SimRequest, SimResponse
+from meshcheck.sim.scenario import release
 
 Obj = dict[str, Any]
 
@@ -359,14 +360,11 @@ def _fields_match(obj: Obj, selector: str) -> bool:
 def resources_for(model: Obj) -> tuple[Resource, ...]:
     """The API a cluster in this scenario serves: built-ins plus the CRDs its installers add."""
     served = list(BUILTIN)
-    version = tuple(int(p) for p in str(model["istio"]["version"]).split(".")[:2])
-    served += ISTIO if version >= (1, 22) else ISTIO_BEFORE_1_22
+    served += ISTIO if release(model["istio"]["version"]) >= (1, 22) else ISTIO_BEFORE_1_22
     if model["ingress"]["kind"] == "gateway-api":
         served += GATEWAY_API
     metallb = model.get("metallb") or {}
-    if metallb.get("installed") and tuple(
-        int(p) for p in metallb.get("version", "v0.13").lstrip("v").split(".")[:2]
-    ) >= (0, 13):
+    if metallb.get("installed") and release(metallb.get("version", "v0.13")) >= (0, 13):
         served += METALLB
     return tuple(served)
 

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from meshcheck.sim import kinds as k
+from meshcheck.sim.scenario import release
 from meshcheck.sim.world import World
 
 Obj = dict[str, Any]
@@ -434,10 +435,14 @@ def _ingress(b: Builder) -> None:
         )
         return
     # Online Boutique's Istio component (v0.6+): the Kubernetes Gateway API, gateway deployed by istiod.
+    # istiod labels the pods it deploys with istio.io/gateway-name, and from 1.21 also with the Gateway API's
+    # standard label (istio/istio#47229).
     gateway_labels = {
-        "gateway.networking.k8s.io/gateway-name": "istio-gateway",
+        "istio.io/gateway-name": "istio-gateway",
         "gateway.istio.io/managed": "istio.io-gateway-controller",
     }
+    if release(b.model["istio"]["version"]) >= (1, 21):
+        gateway_labels["gateway.networking.k8s.io/gateway-name"] = "istio-gateway"
     b.workload(
         "istio-gateway-istio",
         ns,
@@ -542,7 +547,7 @@ def _metallb(b: Builder) -> None:
     if pool == "auto":
         base = (b.storefront_ip or "172.18.255.200").rsplit(".", 1)[0]
         pool = f"{base}.1-{base}.254"
-    legacy = tuple(int(p) for p in version.lstrip("v").split(".")[:2]) < (0, 13)
+    legacy = release(version) < (0, 13)
     if legacy:
         config = {"address-pools": [{"name": "default", "protocol": "layer2", "addresses": [pool]}]}
         b.add("configmaps", k.config_map(b.clock, "config", ns, {"config": yaml.safe_dump(config)}))

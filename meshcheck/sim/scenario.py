@@ -7,6 +7,7 @@ lists and scalars replace.
 
 from __future__ import annotations
 
+import re
 from copy import deepcopy
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,13 @@ from meshcheck.errors import ConfigError
 
 Model = dict[str, Any]
 BUNDLED = Path(__file__).parent / "scenarios"
+
+
+def release(text: object) -> tuple[int, ...]:
+    """A version a scenario names ("1.22.1", "v0.13.12", "11.3.1") as numbers to compare; (0,) when it
+    holds none, so a garbled version compares as the oldest."""
+    numbers = re.findall(r"\d+", str(text))
+    return tuple(int(n) for n in numbers[:3]) if numbers else (0,)
 
 
 def available() -> list[str]:

@@ -40,6 +40,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from meshcheck.sim.protocol import SimRequest, SimResponse
+from meshcheck.sim.scenario import release
 from meshcheck.sim.world import World
 
 SESSION_COOKIE = "shop_session-id"
@@ -340,7 +341,7 @@ class Storefront:
 
     def _validates(self) -> bool:
         """Whether this release validates form input itself (v0.10 and later)."""
-        return _version(str(self._knobs().get("version") or DEFAULT_VERSION)) >= (0, 10, 0)
+        return release(self._knobs().get("version") or DEFAULT_VERSION) >= (0, 10, 0)
 
     def _knobs(self) -> dict[str, Any]:
         return self.world.knobs("storefront")
@@ -506,8 +507,3 @@ def _int(text: str) -> int:
         return int(text.strip())
     except ValueError:
         return 0
-
-
-def _version(text: str) -> tuple[int, ...]:
-    numbers = re.findall(r"\d+", text)
-    return tuple(int(n) for n in numbers[:3]) if numbers else (0,)

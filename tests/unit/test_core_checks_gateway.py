@@ -87,6 +87,27 @@ def test_gateway_api_gateway_needs_class_acceptance_and_pods():
     assert not result.passed and "is not Accepted (Invalid" in result.message
 
 
+@pytest.mark.parametrize("istio, labels", [
+    ("1.20.8", {"istio.io/gateway-name"}),
+    ("1.24.2", {"istio.io/gateway-name", "gateway.networking.k8s.io/gateway-name"}),
+])
+def test_gateway_api_pods_are_found_by_the_label_their_istio_release_writes(istio, labels):
+    """istiod labelled Gateway API pods istio.io/gateway-name before 1.21, and both labels since."""
+    from meshcheck.ingress import find_ingress
+    from meshcheck.sim import scenario
+    from meshcheck.sim.build import build_world
+
+    model = scenario.merge(scenario.load("healthy-gateway-api"), {"istio": {"version": istio}})
+    objects = build_world(model, "192.0.2.10", 80).objects
+    pods = [p for p in objects["pods"] if "gateway" in p["metadata"]["name"]]
+    assert pods and all(labels <= set(p["metadata"]["labels"]) for p in pods)
+    assert ("gateway.networking.k8s.io/gateway-name" in pods[0]["metadata"]["labels"]) == (len(labels) == 2)
+    ingress = find_ingress(PROFILE, "default", [], [], objects["gateways.gateway.networking.k8s.io"],
+                           objects["httproutes.gateway.networking.k8s.io"], objects["services"])
+    result = checks.gateway_selects_pods(ingress, objects["pods"])
+    assert result.passed, result.message
+
+
 def test_no_ingress_fails_every_gateway_check():
     none = Ingress("none")
     for result in (
