@@ -13,6 +13,7 @@ Only this module imports ``kubernetes``.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from collections.abc import Iterable
@@ -23,12 +24,12 @@ from urllib.parse import urlsplit
 
 import requests
 import urllib3
-import yaml
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.config.config_exception import ConfigException
 from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from meshcheck import kubeconfig as kubeconfigs
 from meshcheck.endpoints import Endpoint
 from meshcheck.errors import ClusterError, ConfigError
 
@@ -102,38 +103,32 @@ class Cluster:
         """Build a client from a kubeconfig (or the in-cluster service account), and say hello.
 
         Every way this can go wrong ends in a ``ConfigError`` or ``ClusterError`` with one line
-        that says what to fix: a missing or broken file, an unknown context, an unreachable server.
+        that says what to fix: a missing or broken file, no or an unknown context, a credential
+        plugin that is not installed or fails, an unreachable server or one the kubeconfig's
+        certificate authority did not sign.
         """
         configuration = k8s_client.Configuration()
-        path = kubeconfig or _merged_kubeconfig(os.environ.get("KUBECONFIG", ""))
+        path = kubeconfig or kubeconfigs.merged_paths(os.environ.get("KUBECONFIG", ""))
         default_path = os.path.expanduser("~/.kube/config")
-        try:
-            if path is None and not os.path.exists(default_path) and os.environ.get("KUBERNETES_SERVICE_HOST"):
+        if path is None and not os.path.exists(default_path) and os.environ.get("KUBERNETES_SERVICE_HOST"):
+            try:
                 k8s_config.load_incluster_config(client_configuration=configuration)
-                name = "in-cluster"
-            else:
-                path = path or default_path
-                if not all(os.path.exists(p) for p in path.split(os.pathsep)):
-                    raise ConfigError(
-                        f"kubeconfig {path} does not exist: pass --kubeconfig PATH, set "
-                        "KUBECONFIG, or use --cluster=sim for the simulated cluster"
-                    )
-                context = context or _first_current_context(path)
-                k8s_config.load_kube_config(
-                    config_file=path, context=context, client_configuration=configuration, persist_config=False
+            except ConfigException as exc:
+                raise ConfigError(f"the in-cluster service account cannot be used: {exc}") from None
+            name = "in-cluster"
+        else:
+            path = path or default_path
+            if not all(os.path.exists(p) for p in path.split(os.pathsep)):
+                raise ConfigError(
+                    f"kubeconfig {path} does not exist: pass --kubeconfig=PATH, set "
+                    "KUBECONFIG, or use --cluster=sim for the simulated cluster"
                 )
-                name = context or _current_context(path)
-        except ConfigError:
-            raise
-        except ConfigException as exc:
-            raise ConfigError(
-                f"kubeconfig {path or 'in-cluster'} cannot be used: {_config_reason(exc, context)}"
-            ) from None
-        except Exception as exc:  # yaml errors, bad base64, unreadable files
-            raise ConfigError(
-                f"kubeconfig {path} cannot be read ({exc.__class__.__name__}): "
-                "check that it is a valid kubeconfig (kubectl config view)"
-            ) from None
+            selection = kubeconfigs.select(path, context)
+            missing = kubeconfigs.missing_exec_plugin(selection)
+            if missing:
+                raise ConfigError(f"kubeconfig {path}: {missing}")
+            _load_kubeconfig(path, selection, configuration)
+            name = selection.context
         cluster = cls(k8s_client.ApiClient(configuration), name=name, timeout=timeout)
         cluster.version()
         return cluster
@@ -179,6 +174,9 @@ class Cluster:
                 response = self._api.call_api(*request, _request_timeout=self.timeout)
                 body = response.read()
             except (urllib3.exceptions.HTTPError, OSError) as exc:
+                untrusted = _certificate_problem(exc)
+                if untrusted:
+                    raise ClusterError(f"the API server at {self.server} {untrusted}") from None
                 raise _Transient(_connection_reason(exc)) from None
             if response.status in RETRIED_STATUSES:
                 raise _Transient(f"HTTP {response.status}: {_status_message(body)}")
@@ -339,51 +337,66 @@ class _KubeAuth(requests.auth.AuthBase):
         return request
 
 
-def _merged_kubeconfig(variable: str) -> str | None:
-    """KUBECONFIG as kubectl reads it: a list of files, merged, the missing ones skipped.
+def _load_kubeconfig(path: str, selection: kubeconfigs.Selection, configuration: k8s_client.Configuration) -> None:
+    """Load the selected context into ``configuration``; what the client only logs becomes an error.
 
-    The client merges a ``os.pathsep``-separated list itself; only when none of the files exists
-    is the first one named, so the error says which file was expected.
+    The client runs an exec credential plugin while loading and, when it fails, logs the failure
+    and goes on without credentials: that log record is the real cause of the 401 that follows.
     """
-    paths = [p for p in variable.split(os.pathsep) if p]
-    existing = [p for p in paths if os.path.exists(p)]
-    if existing:
-        return os.pathsep.join(existing)
-    return paths[0] if paths else None
-
-
-def _first_current_context(paths: str) -> str | None:
-    """The current context of a merged KUBECONFIG as kubectl picks it: the first file that sets one
-    (the client would take the last file's, even an empty one)."""
-    files = paths.split(os.pathsep)
-    if len(files) < 2:
-        return None
-    for file in files:
-        with open(file) as stream:
-            document = yaml.safe_load(stream) or {}
-        if isinstance(document, dict) and document.get("current-context"):
-            return str(document["current-context"])
-    return None
-
-
-def _current_context(path: str) -> str:
+    logged = _Records()
+    root = logging.getLogger()
+    root.addHandler(logged)
     try:
-        _, current = k8s_config.list_kube_config_contexts(config_file=path)
-        return current.get("name", "current-context")
-    except Exception:
-        return "current-context"
-
-
-def _config_reason(exc: ConfigException, context: str | None) -> str:
-    text = str(exc)
-    if context and "context" in text.lower():
-        return (
-            f"context {context!r} is not in it; list the contexts with "
-            "'kubectl config get-contexts' and pass one with --context"
+        k8s_config.load_kube_config(
+            config_file=path, context=selection.context, client_configuration=configuration, persist_config=False
         )
-    if "current-context" in text or "No configuration found" in text:
-        return "it names no current context; pass --context NAME"
-    return text.splitlines()[0][:200] + "; check it with 'kubectl config view'"
+    except ConfigException as exc:
+        reason = str(exc).splitlines()[0][:200] if str(exc) else exc.__class__.__name__
+        raise ConfigError(f"kubeconfig {path} cannot be used: {reason}; check it with 'kubectl config view'") from None
+    except Exception as exc:  # bad base64, unreadable certificate files
+        raise ConfigError(
+            f"kubeconfig {path} cannot be read ({exc.__class__.__name__}): "
+            "check that it is a valid kubeconfig (kubectl config view)"
+        ) from None
+    finally:
+        root.removeHandler(logged)
+    if selection.exec_command and logged.errors:
+        raise ConfigError(
+            f"kubeconfig {path}: the exec plugin {selection.exec_command!r} of user {selection.user!r} "
+            f"failed ({logged.errors[0][:200]}): run it by hand to see why (often: log in again)"
+        )
+
+
+class _Records(logging.Handler):
+    """Keeps the error records logged while the kubeconfig loads (and keeps them off stderr)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.errors: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.errors.append(" ".join(record.getMessage().split()))
+
+
+def _certificate_problem(exc: Exception) -> str | None:
+    """What is wrong with the server's certificate, said for a person; None for other failures.
+
+    Asking again cannot help here, so these are not retried: a certificate that the kubeconfig's
+    authority did not sign means the cluster was recreated or the kubeconfig is another cluster's.
+    """
+    text = str(exc)
+    if "CERTIFICATE_VERIFY_FAILED" not in text and "certificate verify failed" not in text:
+        return None
+    if "match" in text or "not valid for" in text:
+        return (
+            "presented a certificate that is not valid for the address in the kubeconfig: use the "
+            "address the cluster's certificate names, or get a fresh kubeconfig for this cluster"
+        )
+    return (
+        "presented a certificate that the kubeconfig's certificate authority did not sign: the cluster "
+        "was recreated since this kubeconfig was written, or the kubeconfig belongs to another cluster; "
+        "get a fresh kubeconfig (for kind: kind export kubeconfig --name NAME)"
+    )
 
 
 def _connection_reason(exc: Exception) -> str:

@@ -8,6 +8,9 @@ found; the logic lives there and in ``meshcheck.checks``.
 from __future__ import annotations
 
 import contextlib
+import itertools
+import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,7 +27,8 @@ from meshcheck.results import CheckResult
 from meshcheck.suite import Options, Suite
 
 ADDON_URLS = ("kiali", "tracing", "grafana", "prometheus", "storefront")
-EXIT_BAD_INPUT = 4
+# Options whose value is a file: given as "--option PATH", pytest takes PATH for a test path.
+PATH_OPTIONS = ("--kubeconfig", "--profile", "--sim-scenario", "--sim-record")
 
 
 @dataclass
@@ -161,23 +165,65 @@ def _first_line(report: pytest.TestReport) -> str:
 # --- fixtures ----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def suite(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Suite:
-    """Connect once per run; anything wrong with the input ends the run with one line."""
-    config = request.config
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) -> None:
+    """Refuse ``--kubeconfig PATH`` (space form) before pytest collects from the wrong root directory.
+
+    pytest chooses its root directory and ini file before any plugin's options are known, so it
+    takes PATH for a test path: the project's pyproject.toml is not read, ``testpaths`` is lost and
+    a run collects whatever lies in the working directory, with a normal-looking summary.
+    """
+    problem = ambiguous_path_option(args)
+    if problem:
+        raise pytest.UsageError(f"meshcheck: {problem}")
+
+
+def ambiguous_path_option(args: list[str]) -> str | None:
+    """The fix for an option given as ``--option PATH`` where PATH exists, or None."""
+    for option, value in itertools.pairwise(args):
+        if option in PATH_OPTIONS and os.path.exists(value):
+            return (
+                f"write {option}={value} (with '='): given as '{option} {value}', pytest takes {value} for a "
+                "test path before it knows the option, and would run the wrong tests from the wrong root "
+                f"directory{'; or set KUBECONFIG' if option == '--kubeconfig' else ''}"
+            )
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """Connect once, before the first check, when the run holds any check of the suite.
+
+    Bad input (kubeconfig, context, credentials, an unreachable or untrusted API server, a profile
+    or scenario that cannot be read) ends the run here with one line and exit code 4, before a
+    single check runs or waits.
+    """
+    config = session.config
+    wanted = {lay.name for item in session.items if (lay := _layer(item)) is not None}
     state = config.stash[STATE]
-    if state.suite is None:
+    if not wanted or config.option.collectonly or state.suite is not None:
+        return
+    try:
+        state.suite = _start(config)
+    except SuiteError as exc:
+        raise pytest.UsageError(f"meshcheck: {exc}") from None
+    with contextlib.suppress(SuiteError):  # each check meets the error again and reports it itself
+        state.suite.prefetch(wanted)
+
+
+@pytest.fixture(scope="session")
+def suite(request: pytest.FixtureRequest) -> Suite:
+    """The run's connection, made before the first check (see ``pytest_runtestloop``)."""
+    state = request.config.stash[STATE]
+    if state.suite is None:  # a check run outside the usual loop, e.g. by another plugin
         try:
-            state.suite = _start(config, tmp_path_factory)
+            state.suite = _start(request.config)
         except SuiteError as exc:
-            pytest.exit(f"meshcheck: {exc}", returncode=EXIT_BAD_INPUT)
-        wanted = {lay.name for item in request.session.items if (lay := _layer(item)) is not None}
-        with contextlib.suppress(SuiteError):  # each check meets the error again and reports it itself
-            state.suite.prefetch(wanted)
+            raise pytest.UsageError(f"meshcheck: {exc}") from None
     return state.suite
 
 
-def _start(config: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Suite:
+def _start(config: pytest.Config) -> Suite:
     state = config.stash[STATE]
     option = config.getoption
     profile = load_profile(option("profile"))
@@ -191,7 +237,8 @@ def _start(config: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> S
     if mode == "sim":
         from meshcheck.sim.server import SimCluster  # the simulated cluster is only a provider of a kubeconfig
 
-        workdir = Path(tempfile.mkdtemp(prefix="meshcheck-sim-", dir=tmp_path_factory.getbasetemp()))
+        workdir = Path(tempfile.mkdtemp(prefix="meshcheck-sim-"))
+        state.stop.append(lambda: shutil.rmtree(workdir, ignore_errors=True))
         sim = SimCluster(option("sim_scenario"), latency=option("sim_latency"), workdir=workdir).start()
         state.stop.append(sim.stop)
         if option("sim_record"):
