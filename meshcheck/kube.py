@@ -239,13 +239,13 @@ class Cluster:
                 self._lists[key] = self._fetch(kind, namespace)
             return self._lists[key]
 
-    def list_metadata(self, kind: Kind, namespace: str, field_selector: str = "") -> list[Obj]:
+    def list_metadata(self, kind: Kind, namespace: str | None, field_selector: str = "") -> list[Obj]:
         """Names, labels and annotations only: how secrets are looked at, never their data.
 
         A read-only role (the 'view' ClusterRole) may not list secrets at all: that reads as none.
         """
         params = [("fieldSelector", field_selector)] if field_selector else []
-        path = f"/api/v1/namespaces/{namespace}/{kind.plural}"
+        path = f"/api/v1/namespaces/{namespace}/{kind.plural}" if namespace else f"/api/v1/{kind.plural}"
         items = self.get(path, params, accept=METADATA_ONLY, missing_ok=True, forbidden_ok=True).get("items", [])
         return [{"metadata": item.get("metadata", {})} for item in items]
 

@@ -28,7 +28,7 @@ class Profile:
     traced_edges_exclude: tuple[Edge, ...]
     max_restarts: int
     ingress: dict[str, Any]
-    dashboard: dict[str, str]
+    dashboard: dict[str, Any]
     addons: dict[str, tuple[str, ...]]
     addons_namespace: str
     grafana_dashboards: tuple[str, ...]

@@ -32,16 +32,17 @@ def test_dashboard_service(cluster, profile, require):
 
 @pytest.mark.nonblocking
 def test_dashboard_admin_account(cluster, profile, require):
-    namespace = profile.dashboard["namespace"]
+    dashboard = profile.dashboard
     token_api = any(r.get("name") == "serviceaccounts/token" for r in cluster.get("/api/v1").get("resources", []))
-    secrets = cluster.list_metadata(kube.SECRETS, namespace, "type=kubernetes.io/service-account-token")
+    secrets = [] if token_api else cluster.list_metadata(kube.SECRETS, None, "type=kubernetes.io/service-account-token")
     require(
         checks.dashboard_admin(
             cluster.list(kube.SERVICE_ACCOUNTS),
             cluster.list(kube.CLUSTER_ROLE_BINDINGS),
             secrets,
             token_api,
-            namespace,
-            profile.dashboard["admin_service_account"],
+            dashboard["namespace"],
+            dashboard.get("admin_service_account"),
+            tuple(dashboard.get("admin_roles") or ("cluster-admin",)),
         )
     )

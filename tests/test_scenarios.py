@@ -36,9 +36,11 @@ EXPECT: dict[str, Expect] = {
     "coredns-crashing": Expect({"test_kube_system_pods_running": "coredns"}, "cluster"),
     "dashboard-missing": Expect({"test_dashboard_deployed": "no Deployment kubernetes-dashboard",
                                  "test_dashboard_service": "no Service kubernetes-dashboard",
-                                 "test_dashboard_admin_account": "admin-user does not exist"}),
+                                 "test_dashboard_admin_account": "no ServiceAccount is bound to cluster-admin"}),
     "dashboard-no-service": Expect({"test_dashboard_service": "no Service kubernetes-dashboard"}),
-    "dashboard-admin-unbound": Expect({"test_dashboard_admin_account": "bound to none of the ClusterRoles"}),
+    "dashboard-admin-unbound": Expect({"test_dashboard_admin_account": "ServiceAccount kubernetes-dashboard/admin-user "
+                                                                       "is bound to none of the ClusterRoles"}),
+    "dashboard-admin-lab-style": Expect(),
     "istiod-down": Expect({"test_istiod_available": "istio-system/istiod is not available"}, ISTIO_BLOCKS),
     "ingress-gateway-down": Expect({"test_istio_ingress_gateway_available": "istio-ingressgateway is not available"},
                                    ISTIO_BLOCKS),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from meshcheck import objects as o
 from meshcheck.results import CheckResult, count, fail, listing, ok
 
@@ -101,59 +103,133 @@ def dashboard_service(services: list[Obj], namespace: str, names: tuple[str, ...
     return ok("cluster.dashboard_service", f"Service {o.ref(found[0])} exposes ports {ports}")
 
 
+@dataclass(frozen=True)
+class AdminGrant:
+    """A ServiceAccount that a ClusterRoleBinding binds to an admin role (the account may not exist)."""
+
+    namespace: str
+    name: str
+    binding: str
+    role: str
+    exists: bool
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+def admin_grants(accounts: list[Obj], bindings: list[Obj], roles: tuple[str, ...]) -> list[AdminGrant]:
+    """Every ServiceAccount bound cluster-wide to one of ``roles``, but not by Kubernetes' own
+    ``system:`` bindings (those are the control plane's, nobody logs in to the dashboard with them)."""
+    grants = []
+    for binding in bindings:
+        role = binding.get("roleRef") or {}
+        if o.name(binding).startswith("system:") or role.get("kind") != "ClusterRole" or role.get("name") not in roles:
+            continue
+        for subject in binding.get("subjects") or []:
+            if subject.get("kind") == "ServiceAccount" and subject.get("name"):
+                ns, account = str(subject.get("namespace") or ""), str(subject["name"])
+                exists = o.named(accounts, account, ns) is not None
+                grants.append(AdminGrant(ns, account, o.name(binding), str(role["name"]), exists))
+    return grants
+
+
+def _dashboard_like(name: str) -> bool:
+    return "admin" in name or "dashboard" in name
+
+
 def dashboard_admin(
     accounts: list[Obj],
     bindings: list[Obj],
     token_secrets: list[Obj],
     token_api: bool,
     namespace: str,
-    account: str,
-    roles: tuple[str, ...] = ("cluster-admin", "admin", "view"),
+    pinned: str | None = None,
+    roles: tuple[str, ...] = ("cluster-admin",),
 ) -> CheckResult:
-    """The admin ServiceAccount exists, is bound to a role that can see the cluster, and can get a token.
+    """Someone can log in to the dashboard as admin: a ServiceAccount bound to an admin role that can get a token.
 
-    Read-only by design: the token is never requested (that would be a write); it is obtainable
-    when the API offers TokenRequest ('kubectl create token') or a token Secret names the account.
+    The account is found by what makes it one, its ClusterRoleBinding, not by its name: the dashboard's
+    docs use ``kubernetes-dashboard/admin-user``, the lab created ``kube-system/dashboard-admin``, and
+    both are healthy. The dashboard's namespace and dashboard-like names are preferred among several;
+    a profile may pin the name. Read-only by design: the token is never requested (that would be a
+    write); it is obtainable when the API offers TokenRequest ('kubectl create token') or a token
+    Secret names the account.
     """
     check = "cluster.dashboard_admin"
-    if o.named(accounts, account, namespace) is None:
+    role_names = " or ".join(roles)
+    grants = [g for g in admin_grants(accounts, bindings, roles) if pinned in (None, g.name)]
+    found = sorted(
+        (g for g in grants if g.exists),
+        key=lambda g: (g.namespace != namespace, not _dashboard_like(g.name), g.namespace != "kube-system", g.ref),
+    )
+    if not found and grants:
+        ghost = grants[0]
         return fail(
             check,
-            f"ServiceAccount {namespace}/{account} does not exist",
-            f"create it: kubectl -n {namespace} create serviceaccount {account}",
+            f"ClusterRoleBinding {ghost.binding} binds ServiceAccount {ghost.ref} to {ghost.role}, "
+            "but that ServiceAccount does not exist",
+            f"create it: kubectl -n {ghost.namespace} create serviceaccount {ghost.name}",
         )
-    bound = [
-        b
-        for b in bindings
-        if b.get("roleRef", {}).get("name") in roles
-        and any(
-            s.get("kind") == "ServiceAccount" and s.get("name") == account and s.get("namespace") == namespace
-            for s in b.get("subjects") or []
-        )
-    ]
-    if not bound:
-        return fail(
-            check,
-            f"ServiceAccount {namespace}/{account} is bound to none of the ClusterRoles {', '.join(roles)}",
-            f"bind it: kubectl create clusterrolebinding {account} --clusterrole=cluster-admin "
-            f"--serviceaccount={namespace}:{account}",
-        )
+    if not found:
+        return _no_admin(check, accounts, namespace, pinned, role_names)
+    admin = found[0]
     secret = next(
         (
             s
             for s in token_secrets
-            if (s["metadata"].get("annotations") or {}).get("kubernetes.io/service-account.name") == account
+            if o.namespace(s) == admin.namespace
+            and (s["metadata"].get("annotations") or {}).get("kubernetes.io/service-account.name") == admin.name
         ),
         None,
     )
     if not token_api and secret is None:
         return fail(
             check,
-            f"no token can be obtained for ServiceAccount {namespace}/{account}: the API has no "
+            f"no token can be obtained for ServiceAccount {admin.ref}: the API has no "
             "TokenRequest and no service-account-token Secret names it",
             "create a Secret of type kubernetes.io/service-account-token annotated with "
-            f"kubernetes.io/service-account.name={account}",
+            f"kubernetes.io/service-account.name={admin.name} in namespace {admin.namespace}",
         )
-    how = "a token Secret" if secret else "TokenRequest (kubectl create token)"
-    role = bound[0]["roleRef"]["name"]
-    return ok(check, f"ServiceAccount {namespace}/{account} is bound to {role} and can get a token through {how}")
+    how = f"the token Secret {o.name(secret)}" if secret else "TokenRequest (kubectl create token)"
+    return ok(
+        check,
+        f"ServiceAccount {admin.ref} is bound to {admin.role} by ClusterRoleBinding {admin.binding} "
+        f"and can get a token through {how}",
+        account=admin.ref,
+        binding=admin.binding,
+        role=admin.role,
+        others=[g.ref for g in found[1:]],
+    )
+
+
+def _no_admin(check: str, accounts: list[Obj], namespace: str, pinned: str | None, roles: str) -> CheckResult:
+    """Nobody is bound: name the account that was meant to be (pinned, or admin-like) and the binding to create."""
+    where = (namespace, "kube-system")
+    meant = sorted(
+        (
+            a
+            for a in accounts
+            if (o.name(a) == pinned if pinned else o.namespace(a) in where and _dashboard_like(o.name(a)))
+            and o.name(a) != "kubernetes-dashboard"  # the dashboard's own account, deliberately not an admin
+        ),
+        key=lambda a: (o.namespace(a) != namespace, o.ref(a)),
+    )
+    if meant:
+        account = meant[0]
+        return fail(
+            check,
+            f"ServiceAccount {o.ref(account)} is bound to none of the ClusterRoles {roles}: no ClusterRoleBinding "
+            "names it, so it cannot log in to the dashboard as admin",
+            f"bind it: kubectl create clusterrolebinding {o.name(account)} --clusterrole=cluster-admin "
+            f"--serviceaccount={o.namespace(account)}:{o.name(account)}",
+        )
+    name = pinned or "admin-user"
+    return fail(
+        check,
+        (f"ServiceAccount {pinned} does not exist in any namespace" if pinned else
+         f"no ServiceAccount is bound to {roles} by a ClusterRoleBinding, so nobody can log in to the dashboard "
+         "as admin"),
+        f"create one: kubectl -n {namespace} create serviceaccount {name} && kubectl create clusterrolebinding "
+        f"{name} --clusterrole=cluster-admin --serviceaccount={namespace}:{name}",
+    )

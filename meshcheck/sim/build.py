@@ -210,6 +210,8 @@ def _dashboard(b: Builder) -> None:
         labels={"k8s-app": "dashboard-metrics-scraper"},
     )
     if spec.get("service", True):
+        node_port = spec.get("service_type") == "NodePort"  # the lab edited it to NodePort 30000
+        port = {"port": 443, "targetPort": 8443, **({"nodePort": spec["node_port"]} if spec.get("node_port") else {})}
         b.add(
             "services",
             k.service(
@@ -218,18 +220,25 @@ def _dashboard(b: Builder) -> None:
                 ns,
                 labels=labels,
                 selector=labels,
-                ports=[{"port": 443, "targetPort": 8443}],
+                ports=[port],
+                kind="NodePort" if node_port else "ClusterIP",
             ),
         )
     b.add("serviceaccounts", k.service_account(b.clock, "kubernetes-dashboard", ns))
     account = spec.get("admin_account")
     if account:
-        b.add("serviceaccounts", k.service_account(b.clock, account, ns))
+        admin_ns = spec.get("admin_namespace") or ns
+        b.add("serviceaccounts", k.service_account(b.clock, account, admin_ns))
+        if release(b.model["kubernetes_version"]) < (1, 24):  # the token controller still made a Secret per account
+            b.add("secrets", k.token_secret(b.clock, account, admin_ns))
         if spec.get("admin_role"):
             b.add(
                 "clusterrolebindings",
                 k.cluster_role_binding(
-                    b.clock, account, spec["admin_role"], [{"kind": "ServiceAccount", "name": account, "namespace": ns}]
+                    b.clock,
+                    account,
+                    spec["admin_role"],
+                    [{"kind": "ServiceAccount", "name": account, "namespace": admin_ns}],
                 ),
             )
     b.add(

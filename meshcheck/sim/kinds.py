@@ -10,6 +10,7 @@ admissionregistration/v1.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import uuid
 from datetime import datetime, timezone
@@ -474,6 +475,26 @@ def service(
 
 def service_account(clock: Clock, name: str, ns: str) -> Obj:
     return {"metadata": meta(clock, name, ns)}
+
+
+def token_secret(clock: Clock, account: str, ns: str) -> Obj:
+    """The token Secret that Kubernetes up to 1.23 made for every ServiceAccount (the lab read its
+    token from one). Its data is a made-up token: the suite reads Secrets as metadata only."""
+    suffix = _hash(f"{ns}/{account}")[:5]
+    token = base64.b64encode(f"sim-token.{_hash(account)}.{_hash(ns)}".encode()).decode()
+    return {
+        "metadata": meta(
+            clock,
+            f"{account}-token-{suffix}",
+            ns,
+            annotations={
+                "kubernetes.io/service-account.name": account,
+                "kubernetes.io/service-account.uid": _uid(ns, account),
+            },
+        ),
+        "type": "kubernetes.io/service-account-token",
+        "data": {"namespace": base64.b64encode(ns.encode()).decode(), "token": token},
+    }
 
 
 def cluster_role_binding(clock: Clock, name: str, role: str, subjects: list[Obj]) -> Obj:

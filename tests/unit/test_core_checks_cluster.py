@@ -187,25 +187,84 @@ def test_dashboard_service_passes_and_lists_present_services_when_missing(world)
     assert "re-apply the dashboard's manifest" in missing.remediation
 
 
+def sa(name: str, ns: str) -> dict[str, Any]:
+    return {"metadata": {"name": name, "namespace": ns}}
+
+
+def crb(name: str, role: str, *subjects: tuple[str, str]) -> dict[str, Any]:
+    return {"metadata": {"name": name}, "roleRef": {"kind": "ClusterRole", "name": role},
+            "subjects": [{"kind": "ServiceAccount", "name": n, "namespace": ns} for n, ns in subjects]}
+
+
+DASHBOARD_NS = "kubernetes-dashboard"
+
+
 def test_dashboard_admin_passes_with_token_api_and_fails_without_any_token(world):
     args = (world.objects["serviceaccounts"], world.objects["clusterrolebindings"])
-    ok = checks.dashboard_admin(*args, [], True, "kubernetes-dashboard", "admin-user")
-    assert ok.passed and "cluster-admin" in ok.message and "TokenRequest" in ok.message
-    no_token = checks.dashboard_admin(*args, [], False, "kubernetes-dashboard", "admin-user")
+    ok = checks.dashboard_admin(*args, [], True, DASHBOARD_NS)
+    assert ok.passed and ok.diagnostics["account"] == "kubernetes-dashboard/admin-user"
+    assert "bound to cluster-admin by ClusterRoleBinding admin-user" in ok.message and "TokenRequest" in ok.message
+    no_token = checks.dashboard_admin(*args, [], False, DASHBOARD_NS)
     assert not no_token.passed
     assert "no token can be obtained for ServiceAccount kubernetes-dashboard/admin-user" in no_token.message
     assert "kubernetes.io/service-account.name=admin-user" in no_token.remediation
-    secret = {"metadata": {"name": "t", "annotations": {"kubernetes.io/service-account.name": "admin-user"}}}
-    with_secret = checks.dashboard_admin(*args, [secret], False, "kubernetes-dashboard", "admin-user")
-    assert with_secret.passed and "a token Secret" in with_secret.message
+    secret = {"metadata": {"name": "admin-user-token-x1", "namespace": DASHBOARD_NS,
+                           "annotations": {"kubernetes.io/service-account.name": "admin-user"}}}
+    with_secret = checks.dashboard_admin(*args, [secret], False, DASHBOARD_NS)
+    assert with_secret.passed and "the token Secret admin-user-token-x1" in with_secret.message
+    elsewhere = {**secret, "metadata": {**secret["metadata"], "namespace": "default"}}
+    assert not checks.dashboard_admin(*args, [elsewhere], False, DASHBOARD_NS).passed
 
 
-def test_dashboard_admin_fails_for_a_missing_or_unbound_account(world):
+def test_dashboard_admin_is_found_by_its_binding_not_its_name():
+    """The lab's kube-system/dashboard-admin passes as the docs' admin-user does; the one found is named."""
+    accounts = [sa("dashboard-admin", "kube-system"), sa("kubernetes-dashboard", DASHBOARD_NS)]
+    bindings = [crb("dashboard-admin", "cluster-admin", ("dashboard-admin", "kube-system"))]
+    result = checks.dashboard_admin(accounts, bindings, [], True, DASHBOARD_NS)
+    assert result.passed and "ServiceAccount kube-system/dashboard-admin is bound to cluster-admin" in result.message
+
+
+def test_dashboard_admin_prefers_the_dashboards_namespace_and_dashboard_like_names():
+    accounts = [sa("ci-bot", "default"), sa("dashboard-admin", "kube-system"), sa("admin-user", DASHBOARD_NS)]
+    bindings = [crb("ci", "cluster-admin", ("ci-bot", "default")),
+                crb("lab", "cluster-admin", ("dashboard-admin", "kube-system")),
+                crb("docs", "cluster-admin", ("admin-user", DASHBOARD_NS))]
+    result = checks.dashboard_admin(accounts, bindings, [], True, DASHBOARD_NS)
+    assert result.diagnostics["account"] == f"{DASHBOARD_NS}/admin-user"
+    assert result.diagnostics["others"] == ["kube-system/dashboard-admin", "default/ci-bot"]
+    assert checks.dashboard_admin(accounts, bindings[:2], [], True, DASHBOARD_NS).diagnostics["account"] == (
+        "kube-system/dashboard-admin")
+
+
+def test_dashboard_admin_ignores_system_bindings_and_other_roles():
+    accounts = [sa("clusterrole-aggregation-controller", "kube-system"), sa("viewer", DASHBOARD_NS)]
+    bindings = [crb("system:controller:clusterrole-aggregation-controller", "cluster-admin",
+                    ("clusterrole-aggregation-controller", "kube-system")),
+                crb("viewer", "view", ("viewer", DASHBOARD_NS))]
+    result = checks.dashboard_admin(accounts, bindings, [], True, DASHBOARD_NS)
+    assert not result.passed and "no ServiceAccount is bound to cluster-admin" in result.message
+    assert "create serviceaccount admin-user" in result.remediation
+    assert checks.dashboard_admin(accounts, bindings, [], True, DASHBOARD_NS, roles=("cluster-admin", "view")).passed
+
+
+def test_dashboard_admin_fails_for_a_missing_pinned_or_unbound_account(world):
     accounts = world.objects["serviceaccounts"]
-    missing = checks.dashboard_admin(accounts, [], [], True, "kubernetes-dashboard", "nobody")
+    missing = checks.dashboard_admin(accounts, world.objects["clusterrolebindings"], [], True, DASHBOARD_NS, "nobody")
     assert not missing.passed
-    assert "ServiceAccount kubernetes-dashboard/nobody does not exist" in missing.message
+    assert "ServiceAccount nobody does not exist in any namespace" in missing.message
     assert "create serviceaccount nobody" in missing.remediation
-    unbound = checks.dashboard_admin(accounts, [], [], True, "kubernetes-dashboard", "admin-user")
-    assert not unbound.passed and "is bound to none of the ClusterRoles" in unbound.message
+    unbound = checks.dashboard_admin(accounts, [], [], True, DASHBOARD_NS)
+    assert not unbound.passed
+    assert "ServiceAccount kubernetes-dashboard/admin-user is bound to none of the ClusterRoles" in unbound.message
+    assert "clusterrolebinding admin-user --clusterrole=cluster-admin" in unbound.remediation
     assert "--serviceaccount=kubernetes-dashboard:admin-user" in unbound.remediation
+    lab = checks.dashboard_admin([sa("dashboard-admin", "kube-system")], [], [], True, DASHBOARD_NS)
+    assert "--serviceaccount=kube-system:dashboard-admin" in lab.remediation
+
+
+def test_dashboard_admin_bound_but_missing_names_the_binding():
+    bindings = [crb("dashboard-admin", "cluster-admin", ("dashboard-admin", "kube-system"))]
+    result = checks.dashboard_admin([], bindings, [], True, DASHBOARD_NS)
+    assert not result.passed
+    assert "ClusterRoleBinding dashboard-admin binds ServiceAccount kube-system/dashboard-admin" in result.message
+    assert "kubectl -n kube-system create serviceaccount dashboard-admin" in result.remediation
