@@ -162,7 +162,7 @@ class ApiServer:
             return status(
                 403,
                 "Forbidden",
-                f'{resource.plural} is forbidden: User "{self.user}" cannot '
+                f'{resource.plural} is forbidden: User "{request.user or self.user}" cannot '
                 f'list resource "{resource.plural}" in API group "{group}" {scope}',
                 {"kind": resource.plural},
             )
@@ -288,7 +288,7 @@ class ApiServer:
         return status(
             403,
             "Forbidden",
-            f'{plural} is forbidden: User "{self.user}" cannot {verb} resource '
+            f'{plural} is forbidden: User "{request.user or self.user}" cannot {verb} resource '
             f'"{plural}": the simulated cluster grants a read-only role',
             {"kind": plural},
         )
