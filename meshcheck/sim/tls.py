@@ -21,7 +21,9 @@ HANDSHAKE_TIMEOUT = 10.0  # seconds a client may take to finish its TLS handshak
 class HTTPSServer(ThreadingHTTPServer):
     """A threading HTTP server whose connections are TLS; handlers should derive from ``TLSRequestHandler``."""
 
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], context: ssl.SSLContext):
+    def __init__(
+        self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], context: ssl.SSLContext
+    ) -> None:
         super().__init__(address, handler)
         self.socket = context.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
 
