@@ -46,7 +46,7 @@ def test_a_broken_layer_shows_in_the_terminal_table_the_html_summary_and_junit(t
     assert table["cluster"] == (5, 0, 0, "")
     assert table["istio"][:3] == (4, 1, 0) and table["istio"][3].startswith("istiod Deployment istio-system/istiod")
     assert table["boutique"] == (0, 0, 4, "") and table["grafana"] == (0, 0, 4, "")
-    assert re.search(r"cluster meshcheck-sim \(http://127\.0\.0\.1:\d+\): \d+ API requests", run.output)
+    assert re.search(r"cluster meshcheck-sim \(https://127\.0\.0\.1:\d+\): \d+ API requests", run.output)
 
     parser = _Tables()
     parser.feed(html.read_text())

@@ -28,6 +28,7 @@ EXPECT: dict[str, Expect] = {
     "healthy": Expect(),
     "healthy-gateway-api": Expect(),
     "healthy-legacy": Expect(),
+    "healthy-client-cert": Expect(),
     "api-flaky": Expect(),
     "storefront-unreachable": Expect(),
     "reader-without-secrets": Expect(),
@@ -186,6 +187,16 @@ def test_suite_never_writes_nor_reads_secret_data(runs: dict[str, Run], name: st
 def test_output_never_shows_the_token(runs: dict[str, Run], name: str) -> None:
     assert not TOKEN.search(runs[name].output)
     assert "Bearer" not in runs[name].output
+    assert "PRIVATE KEY" not in runs[name].output and "client-key-data" not in runs[name].output
+
+
+def test_a_client_certificate_alone_authenticates_every_request(runs: dict[str, Run]) -> None:
+    """kind's and kubeadm's kubeconfig: no token, a client certificate; the API server (service proxy
+    included) saw its CN on every request, while the token scenarios came with no certificate."""
+    api = [s for s in runs["healthy-client-cert"].served if s["server"] == "api"]
+    assert any("/proxy" in s["path"] for s in api)
+    assert {s["user"] for s in api} == {"kubernetes-admin"}
+    assert {s["user"] for s in runs["healthy"].served} == {""}
 
 
 def test_healthy_run_stays_within_the_request_budget(runs: dict[str, Run]) -> None:

@@ -1,19 +1,25 @@
 """The Kubernetes REST API over the simulated cluster's objects, as a pure request -> response function.
 
 What a client relies on is served the way kube-apiserver serves it: discovery (/version, /api,
-/apis, resource lists), list and get for every kind the suite reads, label and field selectors,
-metadata-only lists (PartialObjectMetadataList), and failures as ``Status`` objects with the
-reason and code the API uses (NotFound, Forbidden, Unauthorized, ServiceUnavailable).
-The simulated user is bound to a read-only role: anything but GET on a resource is Forbidden.
+/apis, resource lists; aggregated discovery for clients that ask for it), list and get for every
+kind the suite reads, label and field selectors, the representations a client negotiates (the
+object, PartialObjectMetadata(List), a Table for kubectl, 406 when none is served), and failures
+as ``Status`` objects with the reason and code the API uses (NotFound, Forbidden, Unauthorized,
+NotAcceptable, ServiceUnavailable). The simulated user is bound to a read-only role: anything but
+GET on a resource is Forbidden.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
+from meshcheck.sim import discovery, negotiation, tables
+from meshcheck.sim.negotiation import Representation
+from meshcheck.sim.printers import printer_for
 from meshcheck.sim.protocol import SimRequest, SimResponse
 from meshcheck.sim.scenario import release
 
@@ -28,6 +34,7 @@ class Resource:
     kind: str
     namespaced: bool
     short: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()  # e.g. "all": what `kubectl get all` lists
 
     @property
     def key(self) -> str:
@@ -36,29 +43,39 @@ class Resource:
 
 
 CORE_GROUPS = ("", "apps", "rbac.authorization.k8s.io", "admissionregistration.k8s.io")
-READ_VERBS = ["get", "list", "watch"]
-ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+LIST_RESOURCE_VERSION = "48213"
 
 BUILTIN = (
     Resource("", ("v1",), "namespaces", "Namespace", False, ("ns",)),
     Resource("", ("v1",), "nodes", "Node", False, ("no",)),
-    Resource("", ("v1",), "pods", "Pod", True, ("po",)),
-    Resource("", ("v1",), "services", "Service", True, ("svc",)),
+    Resource("", ("v1",), "pods", "Pod", True, ("po",), ("all",)),
+    Resource("", ("v1",), "services", "Service", True, ("svc",), ("all",)),
     Resource("", ("v1",), "serviceaccounts", "ServiceAccount", True, ("sa",)),
     Resource("", ("v1",), "configmaps", "ConfigMap", True, ("cm",)),
     Resource("", ("v1",), "secrets", "Secret", True),
-    Resource("apps", ("v1",), "deployments", "Deployment", True, ("deploy",)),
+    Resource("apps", ("v1",), "deployments", "Deployment", True, ("deploy",), ("all",)),
     Resource("rbac.authorization.k8s.io", ("v1",), "clusterroles", "ClusterRole", False),
     Resource("rbac.authorization.k8s.io", ("v1",), "clusterrolebindings", "ClusterRoleBinding", False),
     Resource(
         "admissionregistration.k8s.io", ("v1",), "mutatingwebhookconfigurations", "MutatingWebhookConfiguration", False
     ),
 )
+ISTIO_CATEGORIES = ("istio-io", "networking-istio-io")
 ISTIO = (
-    Resource("networking.istio.io", ("v1", "v1beta1", "v1alpha3"), "gateways", "Gateway", True, ("gw",)),
-    Resource("networking.istio.io", ("v1", "v1beta1", "v1alpha3"), "virtualservices", "VirtualService", True, ("vs",)),
+    Resource(
+        "networking.istio.io", ("v1", "v1beta1", "v1alpha3"), "gateways", "Gateway", True, ("gw",), ISTIO_CATEGORIES
+    ),
+    Resource(
+        "networking.istio.io",
+        ("v1", "v1beta1", "v1alpha3"),
+        "virtualservices",
+        "VirtualService",
+        True,
+        ("vs",),
+        ISTIO_CATEGORIES,
+    ),
 )
-ISTIO_BEFORE_1_22 = tuple(Resource(r.group, ("v1beta1", "v1alpha3"), r.plural, r.kind, True, r.short) for r in ISTIO)
+ISTIO_BEFORE_1_22 = tuple(dataclasses.replace(r, versions=("v1beta1", "v1alpha3")) for r in ISTIO)
 GATEWAY_API = (
     Resource("gateway.networking.k8s.io", ("v1", "v1beta1"), "gateways", "Gateway", True, ("gtw",)),
     Resource("gateway.networking.k8s.io", ("v1", "v1beta1"), "httproutes", "HTTPRoute", True),
@@ -67,16 +84,6 @@ METALLB = (
     Resource("metallb.io", ("v1beta1",), "ipaddresspools", "IPAddressPool", True),
     Resource("metallb.io", ("v1beta1",), "l2advertisements", "L2Advertisement", True),
 )
-# TokenRequest: a subresource that tells clients tokens can be requested for service accounts.
-TOKEN_SUBRESOURCE = {
-    "name": "serviceaccounts/token",
-    "singularName": "",
-    "namespaced": True,
-    "group": "authentication.k8s.io",
-    "version": "v1",
-    "kind": "TokenRequest",
-    "verbs": ["create"],
-}
 
 
 def status(code: int, reason: str, message: str, details: Obj | None = None) -> SimResponse:
@@ -120,31 +127,38 @@ class ApiServer:
             return self._forbidden_write(request)
         if path == "/version":
             return SimResponse.json(self._version())
-        if path == "/api":
-            return SimResponse.json(
-                {
-                    "kind": "APIVersions",
-                    "versions": ["v1"],
-                    "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "172.18.0.2:6443"}],
-                }
-            )
-        if path == "/apis":
-            return SimResponse.json(self._group_list())
+        if path in ("/api", "/apis"):
+            return self._discovery(request, core=path == "/api")
         parts = path.strip("/").split("/")
         if parts[0] == "api" and len(parts) >= 2:
             group, version, rest = "", parts[1], parts[2:]
         elif parts[0] == "apis" and len(parts) >= 3:
             group, version, rest = parts[1], parts[2], parts[3:]
         elif parts[0] == "apis" and len(parts) == 2:
-            return self._group(parts[1])
+            document = discovery.group(self.resources, parts[1])
+            return SimResponse.json(document) if document else SimResponse.text("404 page not found\n", 404)
         else:
             return SimResponse.text("404 page not found\n", 404)
         served = [r for r in self.resources if r.group == group and version in r.versions]
         if not served:
             return SimResponse.text("404 page not found\n", 404)
         if not rest:
-            return SimResponse.json(self._resource_list(group, version, served))
+            return SimResponse.json(discovery.resource_list(group, version, served))
         return self._objects(request, group, version, rest)
+
+    def _discovery(self, request: SimRequest, core: bool) -> SimResponse:
+        """/api or /apis: aggregated discovery when the client asks for it and this version serves it."""
+        accept = request.headers.get("accept", "")
+        version = negotiation.for_discovery(accept, discovery.aggregated_versions(self.git_version))
+        if version is None:
+            return status(406, "NotAcceptable", negotiation.not_acceptable_message())
+        if version:
+            response = SimResponse.json(discovery.aggregated(self.resources, core=core, version=version))
+            response.headers["Content-Type"] = discovery.aggregated_content_type(version)
+        else:
+            response = SimResponse.json(discovery.api_versions() if core else discovery.group_list(self.resources))
+        response.headers["Vary"] = "Accept"
+        return response
 
     def _objects(self, request: SimRequest, group: str, version: str, rest: list[str]) -> SimResponse:
         namespace = None
@@ -162,17 +176,34 @@ class ApiServer:
             return status(
                 403,
                 "Forbidden",
-                f'{resource.plural} is forbidden: User "{self.user}" cannot '
+                f'{resource.plural} is forbidden: User "{request.user or self.user}" cannot '
                 f'list resource "{resource.plural}" in API group "{group}" {scope}',
                 {"kind": resource.plural},
             )
+        single = len(rest) == 2
+        representation = negotiation.for_objects(request.headers.get("accept", ""))
+        if representation is None:
+            return status(406, "NotAcceptable", negotiation.not_acceptable_message())
+        if representation.kind.startswith("PartialObjectMetadata") and single != (
+            representation.kind == "PartialObjectMetadata"
+        ):
+            what = f"{resource.kind}List" if not single else resource.kind
+            return status(
+                406,
+                "NotAcceptable",
+                f"you requested {representation.kind}, but the requested object is "
+                f"{'not ' if single else ''}a list ({what})",
+            )
+        include = request.arg("includeObject", "") or ""
+        if representation.kind == "Table" and include not in tables.INCLUDE:
+            return status(400, "BadRequest", f'unrecognized includeObject value: "{include}"')
         items = [
             o
             for o in self.objects.get(resource.key, [])
             if namespace is None or o["metadata"].get("namespace") == namespace
         ]
         api_version = f"{group}/{version}" if group else version
-        if len(rest) == 2:
+        if single:
             found = next((o for o in items if o["metadata"]["name"] == rest[1]), None)
             if found is None:
                 return status(
@@ -181,7 +212,7 @@ class ApiServer:
                     f'{resource.plural}{"." + group if group else ""} "{rest[1]}" not found',
                     {"name": rest[1], "group": group, "kind": resource.plural},
                 )
-            return SimResponse.json(self._present(found, resource, api_version, request, single=True))
+            return SimResponse.json(self._render([found], resource, api_version, representation, include, True))
         try:
             items = [
                 o
@@ -191,7 +222,7 @@ class ApiServer:
             ]
         except ValueError as exc:
             return status(400, "BadRequest", f"unable to parse requirement: {exc}")
-        return SimResponse.json(self._list(items, resource, api_version, request))
+        return SimResponse.json(self._render(items, resource, api_version, representation, include, False))
 
     # --- documents ----------------------------------------------------------------------------
 
@@ -209,74 +240,45 @@ class ApiServer:
             "platform": "linux/amd64",
         }
 
-    def _groups(self) -> dict[str, tuple[str, ...]]:
-        groups: dict[str, tuple[str, ...]] = {}
-        for r in self.resources:
-            if r.group:
-                groups.setdefault(r.group, r.versions)
-        return groups
-
-    def _group_doc(self, name: str, versions: tuple[str, ...]) -> Obj:
-        entries = [{"groupVersion": f"{name}/{v}", "version": v} for v in versions]
-        return {"name": name, "versions": entries, "preferredVersion": entries[0]}
-
-    def _group_list(self) -> Obj:
-        return {
-            "kind": "APIGroupList",
-            "apiVersion": "v1",
-            "groups": [self._group_doc(n, v) for n, v in self._groups().items()],
-        }
-
-    def _group(self, name: str) -> SimResponse:
-        versions = self._groups().get(name)
-        if versions is None:
-            return SimResponse.text("404 page not found\n", 404)
-        return SimResponse.json({"kind": "APIGroup", "apiVersion": "v1", **self._group_doc(name, versions)})
-
-    def _resource_list(self, group: str, version: str, served: list[Resource]) -> Obj:
-        resources = []
-        for r in served:
-            entry = {
-                "name": r.plural,
-                "singularName": r.kind.lower(),
-                "namespaced": r.namespaced,
-                "kind": r.kind,
-                "verbs": ALL_VERBS,
-                "storageVersionHash": r.kind[:8].ljust(8, "="),
-            }
-            if r.short:
-                entry["shortNames"] = list(r.short)
-            resources.append(entry)
-            if r.plural == "serviceaccounts":
-                resources.append(TOKEN_SUBRESOURCE)
-        return {
-            "kind": "APIResourceList",
-            "apiVersion": "v1",
-            "groupVersion": f"{group}/{version}" if group else version,
-            "resources": resources,
-        }
-
-    def _present(self, obj: Obj, resource: Resource, api_version: str, request: SimRequest, single: bool) -> Obj:
-        if _metadata_only(request):
-            return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]}
-        if single or resource.group not in CORE_GROUPS:
-            return {"kind": resource.kind, **obj, "apiVersion": api_version}
-        return {k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}
-
-    def _list(self, items: list[Obj], resource: Resource, api_version: str, request: SimRequest) -> Obj:
-        presented = [self._present(o, resource, api_version, request, single=False) for o in items]
-        if _metadata_only(request):
+    def _render(
+        self,
+        items: list[Obj],
+        resource: Resource,
+        api_version: str,
+        representation: Representation,
+        include: str,
+        single: bool,
+    ) -> Obj:
+        """Objects as the client negotiated them: themselves, their metadata only, or a Table."""
+        typed = [{"kind": resource.kind, **o, "apiVersion": api_version} for o in items]
+        list_version = LIST_RESOURCE_VERSION
+        if representation.kind == "Table":
+            version = typed[0]["metadata"].get("resourceVersion", "") if single else list_version
+            printer = printer_for(resource.plural, custom=resource.group not in CORE_GROUPS)
+            return tables.table(
+                typed, printer, table_version=representation.version, resource_version=version, include_object=include
+            )
+        if representation.kind.startswith("PartialObjectMetadata"):
+            partial = [
+                {"kind": "PartialObjectMetadata", "apiVersion": representation.api_version, "metadata": o["metadata"]}
+                for o in items
+            ]
+            if single:
+                return partial[0]
             return {
                 "kind": "PartialObjectMetadataList",
-                "apiVersion": "meta.k8s.io/v1",
-                "metadata": {"resourceVersion": "48213"},
-                "items": presented,
+                "apiVersion": representation.api_version,
+                "metadata": {"resourceVersion": list_version},
+                "items": partial,
             }
+        if single:
+            return typed[0]
+        # List items carry no kind or apiVersion for built-in kinds; custom resources keep theirs.
         return {
             "kind": f"{resource.kind}List",
             "apiVersion": api_version,
-            "metadata": {"resourceVersion": "48213"},
-            "items": presented,
+            "metadata": {"resourceVersion": list_version},
+            "items": typed if resource.group not in CORE_GROUPS else items,
         }
 
     def _forbidden_write(self, request: SimRequest) -> SimResponse:
@@ -288,14 +290,10 @@ class ApiServer:
         return status(
             403,
             "Forbidden",
-            f'{plural} is forbidden: User "{self.user}" cannot {verb} resource '
+            f'{plural} is forbidden: User "{request.user or self.user}" cannot {verb} resource '
             f'"{plural}": the simulated cluster grants a read-only role',
             {"kind": plural},
         )
-
-
-def _metadata_only(request: SimRequest) -> bool:
-    return "as=PartialObjectMetadata" in request.headers.get("accept", "")
 
 
 _SET_RE = re.compile(r"^\s*([\w./-]+)\s+(in|notin)\s+\(([^)]*)\)\s*$")

@@ -19,6 +19,9 @@ class SimRequest:
     query: dict[str, list[str]] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)   # lower-case names
     body: bytes = b""
+    # Who the API server authenticated: the transport sets it from a verified TLS client certificate
+    # (its CN), the API server's authenticator from a valid bearer token; None until then.
+    user: str | None = None
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)

@@ -1,5 +1,6 @@
-"""The simulated cluster on real sockets: an API server on loopback and a storefront behind an
-EXTERNAL-IP of its own (another 127.x.y.z address), started from a scenario.
+"""The simulated cluster on real sockets: an API server on loopback (HTTPS, with a CA of its own) and a
+storefront behind an EXTERNAL-IP of its own (another 127.x.y.z address, plain HTTP as a gateway's
+port 80 is), started from a scenario.
 
 Everything a real cluster answers over HTTP comes through here: the Kubernetes API (see
 ``apiserver``), the API server's service proxy to the add-ons (Kiali, Jaeger or Zipkin,
@@ -9,6 +10,7 @@ it serves, so the project's tests can count them and prove that the suite writes
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import random
@@ -28,7 +30,9 @@ import yaml
 from meshcheck.sim import scenario as scenarios
 from meshcheck.sim.apiserver import ApiServer, resources_for, status
 from meshcheck.sim.build import build_world
+from meshcheck.sim.pki import ClusterAuthority
 from meshcheck.sim.protocol import SimRequest, SimResponse
+from meshcheck.sim.tls import HTTPSServer, TLSRequestHandler
 from meshcheck.sim.world import World
 
 Handler = Callable[[SimRequest], SimResponse]
@@ -41,6 +45,7 @@ class Served:
     path: str
     query: str
     accept: str
+    user: str = ""  # the user a verified TLS client certificate named, "" without one
 
 
 class SimCluster:
@@ -56,6 +61,7 @@ class SimCluster:
         self._failures_left = int((self.model.get("api") or {}).get("fail_first", 0))
         self._workdir = Path(workdir) if workdir else None
         self._servers: list[ThreadingHTTPServer] = []
+        self.authority: ClusterAuthority | None = None
         self.world: World | None = None
         self.api: ApiServer | None = None
         self.routes: dict[tuple[str, str], Handler] = {}
@@ -72,8 +78,9 @@ class SimCluster:
             forbidden=frozenset((self.model.get("api") or {}).get("forbidden") or ()),
         )
         self.routes = self._routes(self.world)
-        api_server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self, "api"))
-        self.url = f"http://127.0.0.1:{api_server.server_address[1]}"
+        self.authority = ClusterAuthority()
+        api_server = HTTPSServer(("127.0.0.1", 0), _handler_class(self, "api"), self.authority.server_context())
+        self.url = f"https://127.0.0.1:{api_server.server_address[1]}"
         self._serve(api_server)
         if storefront_server is not None:
             storefront_server.RequestHandlerClass = _handler_class(self, "storefront")
@@ -119,16 +126,29 @@ class SimCluster:
         raise RuntimeError("no free loopback address for the simulated storefront")
 
     def write_kubeconfig(self, path: Path) -> Path:
-        """A kubeconfig for this cluster, with a bearer token the suite must never print."""
+        """A kubeconfig for this cluster as kubectl and the suite read one: the server's CA, and the user's
+        bearer token, or a client certificate and key when the scenario says so (both secrets the suite
+        must never print)."""
+        assert self.authority is not None, "start() the cluster first"
+        auth = self.model.get("api") or {}
+        if auth.get("auth", "token") == "client-certificate":
+            name = str(auth.get("user", "kubernetes-admin"))
+            issued = self.authority.issue_client(name, auth.get("group"))
+            user = {"client-certificate-data": _b64(issued.certificate), "client-key-data": _b64(issued.key)}
+        else:
+            name, user = "meshcheck-sim-reader", {"token": self.token}
         config = {
             "apiVersion": "v1",
             "kind": "Config",
             "current-context": "meshcheck-sim",
-            "clusters": [{"name": "meshcheck-sim", "cluster": {"server": self.url}}],
-            "users": [{"name": "meshcheck-sim-reader", "user": {"token": self.token}}],
-            "contexts": [
-                {"name": "meshcheck-sim", "context": {"cluster": "meshcheck-sim", "user": "meshcheck-sim-reader"}}
+            "clusters": [
+                {
+                    "name": "meshcheck-sim",
+                    "cluster": {"server": self.url, "certificate-authority-data": _b64(self.authority.ca_pem)},
+                }
             ],
+            "users": [{"name": name, "user": user}],
+            "contexts": [{"name": "meshcheck-sim", "context": {"cluster": "meshcheck-sim", "user": name}}],
         }
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(yaml.safe_dump(config))
@@ -171,8 +191,10 @@ class SimCluster:
             return self.routes[(self.world.namespace, "frontend")](request)
         if self.latency:
             time.sleep(self.latency)
-        if request.headers.get("authorization") != f"Bearer {self.token}":
+        user = self._authenticate(request)
+        if user is None:
             return status(401, "Unauthorized", "Unauthorized")
+        request = dataclasses.replace(request, user=user)
         with self._lock:
             failing = self._failures_left > 0
             self._failures_left -= failing
@@ -200,6 +222,16 @@ class SimCluster:
             return status(503, "ServiceUnavailable", f'no endpoints available for service "{service}"')
         response = handler(SimRequest(request.method, inner, request.query, request.headers, request.body))
         return _under_proxy(response, prefix)
+
+    def _authenticate(self, request: SimRequest) -> str | None:
+        """Who is asking, as kube-apiserver's authenticators decide: a verified client certificate first
+        (the transport has put its user on the request), then the bearer token; None is anonymous."""
+        if request.user:
+            return request.user
+        if request.headers.get("authorization") == f"Bearer {self.token}":
+            assert self.api is not None
+            return self.api.user
+        return None
 
     def record(self, served: Served) -> None:
         with self._lock:
@@ -291,8 +323,12 @@ def _proxy_target(path: str) -> tuple[str, str, str, str] | None:
     return parts[4], service, inner, "/".join(parts[:8])
 
 
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
 def _handler_class(cluster: SimCluster, server: str) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(TLSRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def _serve(self) -> None:
@@ -300,8 +336,12 @@ def _handler_class(cluster: SimCluster, server: str) -> type[BaseHTTPRequestHand
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
-            request = SimRequest(self.command, unquote(split.path), parse_qs(split.query), headers, body)
-            cluster.record(Served(server, self.command, split.path, split.query, headers.get("accept", "")))
+            request = SimRequest(
+                self.command, unquote(split.path), parse_qs(split.query), headers, body, user=self.peer_user
+            )
+            cluster.record(
+                Served(server, self.command, split.path, split.query, headers.get("accept", ""), self.peer_user or "")
+            )
             try:
                 response = cluster.dispatch(server, request)
             except Exception as exc:  # a simulator bug must show as a 500, not hang the client
