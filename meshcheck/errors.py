@@ -19,3 +19,7 @@ class ClusterError(SuiteError):
 
 class AddonError(SuiteError):
     """An add-on (Kiali, Jaeger, Zipkin, Grafana, Prometheus, the storefront) answered badly."""
+
+
+class DeployError(SuiteError):
+    """A layer could not be deployed: a download, a checksum, an apply or a rollout that did not finish."""

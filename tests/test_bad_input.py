@@ -86,6 +86,30 @@ def test_unreachable_api_server(tmp_path: Path) -> None:
     assert_one_clear_line(run, "http://127.0.0.1:1 did not answer GET /version", "connection refused")
 
 
+def test_server_certificate_from_another_authority(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """The cluster was recreated, or the kubeconfig is another cluster's: said at once, not retried."""
+    import base64
+
+    import trustme
+
+    from tests.unit.simhttp import start_sim
+
+    sim = start_sim("healthy", tmp_path / "sim", request)
+    assert sim.kubeconfig is not None
+    config = yaml.safe_load(sim.kubeconfig.read_text())
+    other = base64.b64encode(trustme.CA().cert_pem.bytes()).decode()
+    config["clusters"][0]["cluster"]["certificate-authority-data"] = other
+    path = tmp_path / "stale-kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    before = len(sim.log)
+    run = run_suite(f"--kubeconfig={path}", scenario=None)
+    assert_one_clear_line(run, f"the API server at {sim.url} presented a certificate that the kubeconfig's "
+                          "certificate authority did not sign", "the cluster was recreated",
+                          "get a fresh kubeconfig")
+    assert "did not answer" not in run.output
+    assert len(sim.log) == before, "a TLS failure is not an answer: nothing reached the server's handlers"
+
+
 def test_unknown_scenario() -> None:
     assert_one_clear_line(run_suite(scenario="no-such-scenario"), "unknown simulated scenario 'no-such-scenario'",
                           "healthy")

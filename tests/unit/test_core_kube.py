@@ -177,3 +177,22 @@ def test_kubeconfig_variable_lists_files_merged_like_kubectl(sim: SimCluster, tm
     monkeypatch.setenv("KUBECONFIG", os.pathsep.join([str(other), str(tmp_path / "missing"), str(only_entries)]))
     cluster = kube.Cluster.connect(None)
     assert cluster.name == "meshcheck-sim" and cluster.server == sim.url
+
+
+def test_a_certificate_from_another_authority_is_not_retried(sim: SimCluster, cluster: kube.Cluster):
+    """Asking again cannot make a certificate trusted: one attempt, and the message says what happened."""
+    import trustme
+
+    other = trustme.CA()
+    path = Path(cluster._api.configuration.ssl_ca_cert)
+    trusted = path.read_bytes()
+    cluster.log.clear()
+    try:
+        path.write_bytes(other.cert_pem.bytes())
+        fresh = kube.Cluster(kube.k8s_client.ApiClient(cluster._api.configuration), name="stale")
+        with pytest.raises(ClusterError) as caught:
+            fresh.version()
+    finally:
+        path.write_bytes(trusted)
+    assert fresh.log == [("GET", "/version")]
+    assert "certificate authority did not sign" in str(caught.value)
