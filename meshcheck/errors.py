@@ -19,3 +19,8 @@ class ClusterError(SuiteError):
 
 class AddonError(SuiteError):
     """An add-on (Kiali, Jaeger, Zipkin, Grafana, Prometheus, the storefront) answered badly."""
+
+
+class ForbiddenError(ClusterError):
+    """The API server refused (403) to show something to the kubeconfig's user: a reader role may
+    lack a permission that a check can do without, and such a check says what it could not judge."""
