@@ -35,7 +35,7 @@ class Resource:
         return self.plural if self.group in CORE_GROUPS else f"{self.plural}.{self.group}"
 
 
-CORE_GROUPS = ("", "apps", "rbac.authorization.k8s.io", "admissionregistration.k8s.io")
+CORE_GROUPS = ("", "apps", "rbac.authorization.k8s.io", "admissionregistration.k8s.io", "networking.k8s.io")
 READ_VERBS = ["get", "list", "watch"]
 ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 
@@ -53,6 +53,7 @@ BUILTIN = (
     Resource(
         "admissionregistration.k8s.io", ("v1",), "mutatingwebhookconfigurations", "MutatingWebhookConfiguration", False
     ),
+    Resource("networking.k8s.io", ("v1",), "ingresses", "Ingress", True, ("ing",)),
 )
 ISTIO = (
     Resource("networking.istio.io", ("v1", "v1beta1", "v1alpha3"), "gateways", "Gateway", True, ("gw",)),
