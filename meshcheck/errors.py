@@ -23,3 +23,8 @@ class AddonError(SuiteError):
 
 class DeployError(SuiteError):
     """A layer could not be deployed: a download, a checksum, an apply or a rollout that did not finish."""
+
+
+class ForbiddenError(ClusterError):
+    """The API server refused (403) to show something to the kubeconfig's user: a reader role may
+    lack a permission that a check can do without, and such a check says what it could not judge."""

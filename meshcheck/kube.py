@@ -31,7 +31,7 @@ from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_a
 
 from meshcheck import kubeconfig as kubeconfigs
 from meshcheck.endpoints import Endpoint
-from meshcheck.errors import ClusterError, ConfigError
+from meshcheck.errors import ClusterError, ConfigError, ForbiddenError
 
 Obj = dict[str, Any]
 
@@ -68,6 +68,8 @@ GATEWAYS = Kind("gateway.networking.k8s.io", "gateways", True, None)
 HTTP_ROUTES = Kind("gateway.networking.k8s.io", "httproutes", True, None)
 IP_ADDRESS_POOLS = Kind("metallb.io", "ipaddresspools", True, None)
 L2_ADVERTISEMENTS = Kind("metallb.io", "l2advertisements", True, None)
+INGRESSES = Kind("networking.k8s.io", "ingresses", True)
+KIALIS = Kind("kiali.io", "kialis", True, None)  # the Kiali operator's CR (v1alpha1); listed only where served
 
 METADATA_ONLY = "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json"
 
@@ -149,10 +151,12 @@ class Cluster:
         forbidden_ok: bool = False,
     ) -> Obj:
         """GET a path of the API; 404 (403) gives {} when ``missing_ok`` (``forbidden_ok``), other errors
-        a ``ClusterError``."""
+        a ``ClusterError`` (a ``ForbiddenError`` for 403, which a check may be able to do without)."""
         status, body = self._send("GET", path, list(params), accept)
         if (status == 404 and missing_ok) or (status == 403 and forbidden_ok):
             return {}
+        if status == 403:
+            raise ForbiddenError(self._describe_error("GET", path, status, body))
         if status >= 300:
             raise ClusterError(self._describe_error("GET", path, status, body))
         try:
@@ -255,11 +259,15 @@ class Cluster:
             for key in [k for k in self._lists if k[0] in kinds]:
                 del self._lists[key]
 
-    def prefetch(self, kinds: Iterable[Kind], workers: int = 8) -> None:
-        """Read several kinds at once: independent requests should not wait for each other."""
-        kinds = list(kinds)
-        with ThreadPoolExecutor(max_workers=min(workers, len(kinds) or 1)) as pool:
-            list(pool.map(self.list, kinds))
+    def prefetch(self, kinds: Iterable[Kind | tuple[Kind, str]], workers: int = 8) -> None:
+        """Read several kinds at once: independent requests should not wait for each other.
+
+        A ``(kind, namespace)`` pair reads that kind in one namespace only (say, Kiali's ConfigMap
+        among the few of its namespace rather than every ConfigMap of the cluster).
+        """
+        keys = [k if isinstance(k, tuple) else (k, None) for k in kinds]
+        with ThreadPoolExecutor(max_workers=min(workers, len(keys) or 1)) as pool:
+            list(pool.map(lambda key: self.list(*key), keys))
 
     def _fetch(self, kind: Kind, namespace: str | None) -> list[Obj]:
         version = kind.version or self.served_version(kind.group)

@@ -19,9 +19,11 @@ import requests
 
 from meshcheck import kube
 from meshcheck import objects as o
+from meshcheck.addons import kiali as kiali_api
 from meshcheck.checks.boutique import find_namespace
+from meshcheck.checks.reach import Network
 from meshcheck.endpoints import Endpoint
-from meshcheck.errors import AddonError
+from meshcheck.errors import AddonError, ForbiddenError
 from meshcheck.ingress import Ingress, find_ingress
 from meshcheck.profile import Profile
 from meshcheck.results import CheckResult
@@ -58,9 +60,24 @@ LAYER_KINDS: dict[str, tuple[kube.Kind, ...]] = {
         kube.HTTP_ROUTES,
     ),
     "telemetry": (kube.DEPLOYMENTS, kube.PODS, kube.SERVICES),
-    "kiali": (kube.DEPLOYMENTS, kube.PODS, kube.SERVICES),
+    "kiali": (
+        kube.DEPLOYMENTS,
+        kube.PODS,
+        kube.SERVICES,
+        kube.NODES,
+        kube.VIRTUAL_SERVICES,
+        kube.GATEWAYS,
+        kube.HTTP_ROUTES,
+        kube.INGRESSES,
+        kube.KIALIS,
+    ),
     "tracing": (kube.DEPLOYMENTS, kube.PODS, kube.SERVICES),
     "grafana": (kube.DEPLOYMENTS, kube.PODS, kube.SERVICES),
+}
+
+# What a layer reads in the add-ons' namespace only (the profile's addons_namespace), not cluster-wide.
+LAYER_ADDON_NAMESPACE_KINDS: dict[str, tuple[kube.Kind, ...]] = {
+    "kiali": (kube.CONFIG_MAPS,),  # Kiali's own ConfigMap: its tracing URLs
 }
 
 LABEL_KEYS = ("app", "app.kubernetes.io/name")
@@ -88,8 +105,12 @@ class Suite:
         self._lock = threading.Lock()
 
     def prefetch(self, layers: Iterable[str]) -> None:
-        kinds = {k for layer in layers for k in LAYER_KINDS.get(layer, ())}
-        self.cluster.prefetch(sorted(kinds, key=lambda k: (k.group, k.plural)))
+        layers = list(layers)
+        kinds = sorted({k for layer in layers for k in LAYER_KINDS.get(layer, ())}, key=lambda k: (k.group, k.plural))
+        scoped = {
+            (k, self.profile.addons_namespace) for layer in layers for k in LAYER_ADDON_NAMESPACE_KINDS.get(layer, ())
+        }
+        self.cluster.prefetch([*kinds, *sorted(scoped, key=lambda s: (s[0].group, s[0].plural))])
 
     # --- what several layers ask --------------------------------------------------------------
 
@@ -109,6 +130,37 @@ class Suite:
             c.list(kube.HTTP_ROUTES),
             c.list(kube.SERVICES),
         )
+
+    def network(self) -> Network:
+        """What decides where a URL leads in this cluster: Services, Nodes and the ingress routes."""
+        c = self.cluster
+        return Network(
+            services=c.list(kube.SERVICES),
+            nodes=c.list(kube.NODES),
+            virtual_services=c.list(kube.VIRTUAL_SERVICES),
+            http_routes=c.list(kube.HTTP_ROUTES),
+            gateways=c.list(kube.GATEWAYS),
+            ingresses=c.list(kube.INGRESSES),
+        )
+
+    def kiali_tracing_settings(self, kiali: Endpoint, version: str) -> kiali_api.TracingSettings:
+        """Kiali's tracing settings from its ConfigMap (or Kiali CR), read only in Kiali's namespace.
+
+        A reader role that may not read ConfigMaps (403) is not an error: the settings say so, and
+        the check judges what it can without them.
+        """
+        namespace = (kiali.service or "").partition("/")[0] or self.profile.addons_namespace
+        try:
+            config_maps = self.cluster.list(kube.CONFIG_MAPS, namespace)
+        except ForbiddenError:
+            return kiali_api.unreadable_settings(
+                namespace, f"this user may not read ConfigMaps in {namespace} (403), so Kiali's settings are unknown"
+            )
+        try:
+            kialis = self.cluster.list(kube.KIALIS)
+        except ForbiddenError:
+            kialis = []
+        return kiali_api.tracing_settings(config_maps, kialis, namespace, version)
 
     def mesh_age(self) -> float | None:
         """Seconds the boutique's pods have been running: how long telemetry has had to appear."""

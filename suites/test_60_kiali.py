@@ -1,7 +1,9 @@
 """Kiali: it runs, its graph of the boutique's namespace shows the call graph, its tracing link is right.
 
-Requests on a healthy cluster: Kiali's status once (health and tracing link), the graph once; the
-graph is fetched again only while its check waits for traffic to show up.
+Requests on a healthy cluster: Kiali's status once (health and tracing link), the graph once, its
+istio status once (whether Kiali reaches its tracing backend), and its ConfigMap's namespace listed
+once (its in-cluster tracing URL); the graph is fetched again only while its check waits for traffic
+to show up. Services, Nodes and routes are the run's shared lists.
 """
 
 from __future__ import annotations
@@ -35,5 +37,7 @@ def test_kiali_graph_has_call_graph_edges(kiali_graph, profile, boutique_namespa
     require(wait(lambda: checks.check_graph_edges(read(), profile.edges, boutique_namespace)))
 
 
-def test_kiali_tracing_url_points_at_tracing_service(kiali_status, profile, require):
-    require(checks.check_tracing_url(kiali_status, profile.addons["tracing"]))
+def test_kiali_tracing_url_points_at_tracing_service(suite, kiali, kiali_status, profile, require):
+    settings = suite.kiali_tracing_settings(kiali, kiali_status.version)
+    istio = kiali_api.fetch_istio_status(kiali, kiali_status.web_root)
+    require(checks.check_tracing_url(kiali_status, settings, istio, suite.network(), profile.addons["tracing"]))

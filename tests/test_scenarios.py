@@ -29,6 +29,13 @@ EXPECT: dict[str, Expect] = {
     "healthy-gateway-api": Expect(),
     "healthy-legacy": Expect(),
     "healthy-client-cert": Expect(),
+    "lab": Expect(),
+    "lab-kiali-tracing-wrong-port": Expect({"test_kiali_tracing_url_points_at_tracing_service":
+                                            "192.168.88.200 is node k8s-master's InternalIP, but no Service looked "
+                                            "for has NodePort 32000 (Service istio-system/tracing has NodePort 32455"}),
+    "lab-kiali-in-cluster-url-wrong": Expect({"test_kiali_tracing_url_points_at_tracing_service":
+                                              "Kiali's istio status says its tracing backend is Unreachable at its "
+                                              "in-cluster URL http://tracing:9411/zipkin"}),
     "api-flaky": Expect(),
     "storefront-unreachable": Expect(),
     "reader-without-secrets": Expect(),

@@ -22,7 +22,25 @@ Formats read from Kiali's source (kiali/kiali):
   (graph/config/cytoscape/cytoscape.go; graph/options.go for the query parameters, handlers/testdata
   for recorded graphs). nodeType is app, workload, service, unknown, box or aggregate; older
   releases sent ``destServices`` as a map and edge ``traffic`` as a list, which are ignored here.
+- ``GET <web_root>/api/istio/status`` (every release; routing/routes.go "IstioStatus") answers a
+  JSON list of ``{"name", "status", "is_core"}`` (kubernetes/istio.go ``ComponentStatus``; the key is
+  ``isCore`` from v2.13.0, and ``"cluster"`` is added from v2.8.0). Status is "Healthy", "NotFound",
+  "NotReady", "Unhealthy" or "Unreachable". Its add-on entries come from Kiali querying its own
+  configured URLs (business/istio_status.go): the tracing entry, named "jaeger" before v1.75.0 and
+  "tracing" since, says whether Kiali reaches its in-cluster tracing URL. Before v1.84.0 only
+  components with a problem are listed, so a healthy tracing backend has no entry; from v1.84.0
+  every component is (Healthy or Unreachable). A release without the route answers 404.
 - Errors are ``{"error": "..."}`` (handlers/base.go ``RespondWithError``).
+
+Kiali's configuration is read from Kubernetes, not from Kiali (no endpoint exposes the in-cluster
+URL): the ``config.yaml`` key of ConfigMap ``kiali`` in Kiali's namespace (what the server reads,
+whether Helm, Istio's add-on or the operator wrote it), else the operator's Kiali CR (kiali.io/v1alpha1
+``kialis``, the same settings under ``spec``). Tracing lives under ``external_services.tracing``
+(config/config.go ``TracingConfig``): ``enabled``, ``url`` and ``in_cluster_url`` in Kiali 1.x;
+``external_url`` and ``internal_url`` from v2.0.0, where the old keys are still read as deprecated
+aliases that win over the new ones (config.go ``Unmarshal``: "DEPRECATION NOTICE"). With no
+in-cluster URL Kiali queries ``http://tracing.istio-system:16685/jaeger`` (the default of every
+release); ``enabled`` defaults to true before v1.88.0 and to false since.
 
 Istio's add-on serves Kiali under web root ``/kiali`` on Service ``kiali`` port 20001
 (istio/istio samples/addons/kiali.yaml); a Kiali installed at ``/`` is found by falling back.
@@ -30,16 +48,26 @@ Istio's add-on serves Kiali under web root ``/kiali`` on Service ``kiali`` port 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
+
+from meshcheck import objects as o
 from meshcheck.endpoints import Endpoint, describe_shape, snippet
 from meshcheck.errors import AddonError
 
+Obj = dict[str, Any]
+
 WEB_ROOTS = ("/kiali", "")
 STATUS_PATH = "/api/status"
+ISTIO_STATUS_PATH = "/api/istio/status"
 GRAPH_PATH = "/api/namespaces/graph"
+CONFIG_KEY = "config.yaml"
+DEFAULT_INTERNAL_URL = "http://tracing.istio-system:16685/jaeger"
+TRACING_COMPONENTS = ("tracing", "jaeger")     # the istio-status entry: "jaeger" before v1.75.0
 TRACING_NAMES = ("jaeger", "tempo", "zipkin", "tracing")
 
 
@@ -155,6 +183,194 @@ def _kiali_version(status: Mapping[str, str]) -> str:
         if status.get(key):
             return status[key]
     return ""
+
+
+# --- Kiali's own word on its integrations: /api/istio/status ---------------------------------
+
+
+@dataclass(frozen=True)
+class Component:
+    """One entry of Kiali's istio status: an Istio component or an add-on Kiali queries."""
+    name: str
+    status: str                     # Healthy, Unreachable, NotFound, NotReady, Unhealthy
+    is_core: bool = False
+    cluster: str = ""
+
+
+@dataclass(frozen=True)
+class IstioStatus:
+    components: tuple[Component, ...] = ()
+    asked: bool = True              # False: this Kiali has no /api/istio/status (it answered 404)
+    problem: str = ""               # it answered with an error: what came back
+
+    @property
+    def tracing(self) -> Component | None:
+        """The tracing entry ("tracing", or "jaeger" before v1.75.0), if Kiali listed one."""
+        return next((c for c in self.components if c.name.lower() in TRACING_COMPONENTS), None)
+
+
+def fetch_istio_status(endpoint: Endpoint, web_root: str = "/kiali") -> IstioStatus:
+    """Ask Kiali how its components and add-ons are; a Kiali without the route was simply not asked.
+
+    An error answer (Kiali finds no Istio deployment, say) is kept as ``problem`` rather than
+    raised: it says nothing about tracing, and the checks that read this go on without it.
+    """
+    path = web_root + ISTIO_STATUS_PATH
+    response = endpoint.get(path, headers={"Accept": "application/json"})
+    if response.status_code == 404 or (response.ok and _is_html(response)):
+        return IstioStatus(asked=False)
+    if not response.ok:
+        return IstioStatus(problem=str(endpoint.refused("GET", path, response)))
+    doc = _json_or_none(response)
+    if doc is None:
+        raise AddonError(f"{endpoint.name} answered GET {path} with a body that is not JSON ({endpoint.via}): "
+                         f"{snippet(response.text)}; check the kiali pod's logs")
+    return parse_istio_status(doc, where=f"{endpoint.name} GET {path}")
+
+
+def parse_istio_status(doc: Any, where: str = "kiali /api/istio/status") -> IstioStatus:
+    """Parse the component list; ``null`` (Go's nil slice) is an empty list."""
+    doc = [] if doc is None else doc
+    if not isinstance(doc, list) or not all(isinstance(c, dict) and c.get("name") for c in doc):
+        raise AddonError(f"{where} has an unexpected shape: expected a list of {{\"name\", \"status\"}} "
+                         f"objects, saw {describe_shape(doc)}; check that the kiali Service runs Kiali")
+    return IstioStatus(tuple(
+        Component(str(c["name"]), str(c.get("status", "")), bool(c.get("isCore", c.get("is_core", False))),
+                  str(c.get("cluster") or ""))
+        for c in doc
+    ))
+
+
+def lists_healthy_components(version: str) -> bool:
+    """From v1.84.0 Kiali lists every component; before, only those with a problem."""
+    return _release(version) >= (1, 84)
+
+
+# --- Kiali's configuration: the kiali ConfigMap or the Kiali CR ------------------------------
+
+
+@dataclass(frozen=True)
+class TracingSettings:
+    """Kiali's tracing settings as configured, and where they were read from."""
+    namespace: str                  # Kiali's namespace, where its ConfigMap was looked for
+    source: str = ""                # "ConfigMap istio-system/kiali" or "Kiali CR ns/name"; "" when none was found
+    problem: str = ""               # why the settings could not be read (403, bad YAML); "" when read
+    enabled: bool | None = None     # as configured; None: not set, the release's default applies
+    external_url: str = ""          # the link Kiali's UI shows
+    internal_url: str = ""          # what Kiali queries; "" means Kiali's default
+    external_key: str = ""          # the keys that set them, as written ("url", "external_url", ...)
+    internal_key: str = ""
+
+    @property
+    def read(self) -> bool:
+        return bool(self.source) and not self.problem
+
+    @property
+    def in_cluster_url(self) -> str:
+        """The URL Kiali queries: the configured one, else the default of every Kiali release."""
+        return self.internal_url or DEFAULT_INTERNAL_URL
+
+
+def tracing_keys(version: str) -> tuple[str, str]:
+    """The (external, in-cluster) URL keys of this Kiali release, for messages that say what to set."""
+    major = _release(version)[0] if version else 0
+    if major >= 2:
+        return "external_url", "internal_url"
+    if major == 1:
+        return "url", "in_cluster_url"
+    return "url (external_url from Kiali v2)", "in_cluster_url (internal_url from Kiali v2)"
+
+
+def tracing_enabled_by_default(version: str) -> bool:
+    """``external_services.tracing.enabled`` defaults to true before v1.88.0 (config/config.go)."""
+    return _release(version) < (1, 88)
+
+
+def tracing_settings(config_maps: Iterable[Obj], kialis: Iterable[Obj], namespace: str,
+                     version: str = "") -> TracingSettings:
+    """Kiali's tracing settings: its ConfigMap in ``namespace`` (what the server reads), else a Kiali CR
+    that deploys Kiali there; with neither, settings that say nothing was found."""
+    config_map = _kiali_config_map(list(config_maps), namespace)
+    if config_map is not None:
+        return parse_config_map(config_map, version)
+    cr = next((k for k in kialis if namespace in (o.namespace(k), _dig(k, "spec", "deployment", "namespace"))),
+              None)
+    if cr is not None:
+        return parse_kiali_cr(cr, version)
+    return TracingSettings(namespace)
+
+
+def unreadable_settings(namespace: str, reason: str) -> TracingSettings:
+    """Settings that could not be read, and why (a reader role without ConfigMaps: 403)."""
+    return TracingSettings(namespace, problem=reason)
+
+
+def parse_config_map(config_map: Obj, version: str = "") -> TracingSettings:
+    """The tracing settings in a ConfigMap's ``config.yaml``."""
+    source = f"ConfigMap {o.ref(config_map)}"
+    namespace = o.namespace(config_map)
+    text = (config_map.get("data") or {}).get(CONFIG_KEY)
+    if text is None:
+        return TracingSettings(namespace, source, problem=f"{source} has no {CONFIG_KEY} key")
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        reason = " ".join(str(exc).split())[:160]
+        return TracingSettings(namespace, source, problem=f"{CONFIG_KEY} of {source} is not valid YAML ({reason})")
+    return _settings(doc, source, namespace, version)
+
+
+def parse_kiali_cr(cr: Obj, version: str = "") -> TracingSettings:
+    """The tracing settings under a Kiali CR's ``spec`` (the operator writes them into the ConfigMap)."""
+    namespace = _dig(cr, "spec", "deployment", "namespace") or o.namespace(cr)
+    return _settings(cr.get("spec"), f"Kiali CR {o.ref(cr)}", str(namespace), version)
+
+
+def _settings(doc: Any, source: str, namespace: str, version: str) -> TracingSettings:
+    tracing = _dig(doc, "external_services", "tracing")
+    if tracing is not None and not isinstance(tracing, dict):
+        return TracingSettings(namespace, source, problem=f"external_services.tracing of {source} is not a map")
+    tracing = tracing or {}
+    major = _release(version)[0] if version else 0
+    # Kiali 1.x knows only url/in_cluster_url; v2 reads the old keys too, and they win (config.go Unmarshal).
+    external_keys = ("url",) if major == 1 else ("url", "external_url")
+    internal_keys = ("in_cluster_url",) if major == 1 else ("in_cluster_url", "internal_url")
+    external_key = next((k for k in external_keys if tracing.get(k)), "")
+    internal_key = next((k for k in internal_keys if tracing.get(k)), "")
+    enabled = tracing.get("enabled")
+    return TracingSettings(
+        namespace,
+        source,
+        enabled=enabled if isinstance(enabled, bool) else None,
+        external_url=str(tracing[external_key]) if external_key else "",
+        internal_url=str(tracing[internal_key]) if internal_key else "",
+        external_key=external_key,
+        internal_key=internal_key,
+    )
+
+
+def _kiali_config_map(config_maps: list[Obj], namespace: str) -> Obj | None:
+    """ConfigMap ``kiali`` (the default instance name), else one labelled as Kiali's that holds config.yaml."""
+    mine = [c for c in config_maps if o.namespace(c) == namespace]
+    named = o.named(mine, "kiali")
+    if named is not None:
+        return named
+    return next((c for c in mine if o.labels(c).get("app.kubernetes.io/name") == "kiali"
+                 and CONFIG_KEY in (c.get("data") or {})), None)
+
+
+def _dig(doc: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(doc, dict):
+            return None
+        doc = doc.get(key)
+    return doc
+
+
+def _release(version: str) -> tuple[int, ...]:
+    """"v1.63.1" → (1, 63, 1); a version without numbers compares as the newest."""
+    numbers = [int(n) for n in re.findall(r"\d+", version)[:3]]
+    return tuple(numbers) if numbers else (99,)
 
 
 # --- graph ----------------------------------------------------------------------------------

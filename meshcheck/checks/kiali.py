@@ -12,16 +12,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from urllib.parse import urlsplit
 
-from meshcheck.addons.kiali import KialiGraph, KialiStatus, observed_edges
+from meshcheck.addons.kiali import (
+    IstioStatus,
+    KialiGraph,
+    KialiStatus,
+    TracingSettings,
+    lists_healthy_components,
+    observed_edges,
+    tracing_keys,
+)
+from meshcheck.checks.reach import Network, Reach, example_urls, reach
 from meshcheck.results import CheckResult, fail, listing, ok
 
 Edge = tuple[str, str]
-
-CONFIGMAP_HINT = (
-    "set external_services.tracing.enabled: true and the tracing URL (url in Kiali v1, "
-    "external_url in Kiali v2) in the kiali ConfigMap (or Kiali CR), then restart Kiali"
-)
-
 
 def check_kiali_healthy(status: KialiStatus) -> CheckResult:
     """Kiali says it is running (the "Kiali state" of /api/status)."""
@@ -98,65 +101,112 @@ def check_graph_edges(graph: KialiGraph, expected: Sequence[Edge], namespace: st
 
 def check_tracing_url(
     status: KialiStatus,
+    settings: TracingSettings,
+    istio: IstioStatus,
+    network: Network,
     tracing_services: Sequence[str],
-    namespaces: Iterable[str] | None = None,
 ) -> CheckResult:
-    """Kiali's tracing link names the tracing Service: short, namespaced or .svc.cluster.local form.
+    """Kiali's tracing link reaches the tracing Service, and so does the URL Kiali itself queries.
 
-    ``namespaces``, when given, limits where the Service may be; None accepts any namespace.
+    The link (what Kiali's UI opens, from /api/status) is judged by ``reach``: any of the ways a
+    browser or pod gets to the Service is right (the lab's node address and NodePort, a DNS name,
+    a LoadBalancer address, a routed host), since graders meet all of them. The in-cluster URL is
+    read from Kiali's ConfigMap or CR when this user may, and judged the same way; when it may not,
+    the passing message says only the link was judged. Kiali's own istio status has the last word
+    on whether its tracing integration answers, because Kiali queried that URL itself.
     """
     check = "kiali.tracing_url"
-    names = ", ".join(tracing_services)
-    allowed = list(namespaces) if namespaces is not None else None
-    example = f"http://{(list(tracing_services) or ['tracing'])[0]}.{(allowed or ['istio-system'])[0]}/jaeger"
+    namespace = settings.namespace
+    external_key, internal_key = tracing_keys(status.version)
+    where = _settings_place(settings)
+    link = status.tracing_url or settings.external_url
+    examples = example_urls(tracing_services, network, urlsplit(link).path if link else "/jaeger")
+    link_example = examples.get("node_port") or examples.get("load_balancer") or examples.get("dns")
+    link_fix = (f"set {_key(external_key)} {where} to a URL that reaches it"
+                + (f", e.g. {link_example}" if link_example else "") + ", then restart Kiali")
+    names = listing(tracing_services)
+    diagnostics: dict[str, object] = {"url": link, "settings": settings.source or settings.problem or "none found",
+                                      "kiali_version": status.version}
     if not status.tracing_enabled:
-        return fail(
-            check,
-            "Kiali has tracing disabled: /api/status lists no tracing service",
-            f"{CONFIGMAP_HINT}; point it at the tracing Service ({names})",
-            external_services=list(status.external_services),
-        )
-    if not status.tracing_url:
-        return fail(
-            check,
-            f"Kiali's tracing integration ({status.tracing_provider}) has no tracing URL",
-            f"{CONFIGMAP_HINT}, e.g. {example}",
-            provider=status.tracing_provider,
-        )
-    target = service_of_url(status.tracing_url, tracing_services, allowed)
-    if target is None:
-        where = f" in namespace {listing(allowed)}" if allowed else ""
-        return fail(
-            check,
-            f"Kiali's tracing URL {status.tracing_url} does not point at the tracing Service ({names}{where})",
-            f"{CONFIGMAP_HINT}, with a URL such as {example}",
-            url=status.tracing_url,
-        )
-    return ok(
-        check,
-        f"Kiali's tracing URL {status.tracing_url} points at the {target} Service",
-        url=status.tracing_url,
-        service=target,
-    )
+        why = f" ({settings.source} sets external_services.tracing.enabled: false)" if settings.enabled is False else ""
+        return fail(check, f"Kiali has tracing disabled: /api/status lists no tracing service{why}",
+                    f"set {_key('enabled')}: true and {link_fix.removeprefix('set ')}",
+                    external_services=list(status.external_services), **diagnostics)
+    if not link:
+        return fail(check, f"Kiali's tracing integration ({status.tracing_provider}) has no tracing link: "
+                           f"{_key(external_key)} is not set", link_fix,
+                    provider=status.tracing_provider, **diagnostics)
+    problems: list[tuple[str, str]] = []  # (what is wrong, what to do)
+    found = reach(link, tracing_services, network, namespace)
+    diagnostics.update(service=found.service, way=found.way)
+    if not found.reached:
+        problems.append((f"Kiali's tracing link {link} does not reach the tracing Service ({names}): {found.miss}",
+                         link_fix))
+    inside = reach(settings.in_cluster_url, tracing_services, network, namespace) if settings.read else None
+    if inside is not None:
+        diagnostics.update(in_cluster_url=inside.url, in_cluster_service=inside.service, in_cluster_way=inside.way)
+        if not inside.reached:
+            origin = (f"set by {settings.internal_key}" if settings.internal_key
+                      else f"Kiali's default: {_key(internal_key)} is not set")
+            problems.append((f"the URL Kiali queries in-cluster, {inside.url} ({origin}), does not reach the "
+                             f"tracing Service: {inside.miss}",
+                             f"set {_key(internal_key)} {where} to the tracing Service's DNS name and port, e.g. "
+                             f"{examples.get('dns', 'http://tracing.istio-system/jaeger')}, then restart Kiali"))
+    entry = istio.tracing
+    diagnostics["istio_status_tracing"] = entry.status if entry else ("not asked" if not istio.asked else "not listed")
+    if entry is not None and entry.status != "Healthy":
+        problems.append(_unanswered(entry.status, inside, namespace, _key(internal_key), where))
+    if problems:
+        fixes = dict.fromkeys(fix for _, fix in problems if fix)
+        return fail(check, "; ".join(p for p, _ in problems), "; ".join(fixes), **diagnostics)
+    message = f"Kiali's tracing link {link} reaches Service {found.service} {found.way}"
+    if inside is not None:
+        message += f"; Kiali reaches it in-cluster at {inside.url} ({inside.way})"
+    else:
+        message += (f"; only the link was judged, not the URL Kiali queries in-cluster: "
+                    f"{settings.problem or f'no kiali ConfigMap or Kiali CR was found in {namespace}'}")
+    return ok(check, message + _kiali_word(istio, status.version), **diagnostics)
 
 
-def service_of_url(url: str, names: Sequence[str], namespaces: Iterable[str] | None = None) -> str | None:
-    """The Service a URL's host names ("name" or "name.namespace"), if it is one of ``names``.
+def _unanswered(status: str, inside: Reach | None, namespace: str, key: str, where: str) -> tuple[str, str]:
+    """Kiali says it cannot query its tracing backend: where it looked, and what to do about it.
 
-    Accepts ``name``, ``name.ns``, ``name.ns.svc`` and ``name.ns.svc.cluster.local``.
+    When the in-cluster URL does reach the tracing Service by its name and port, the backend itself
+    is at fault: its pods, or an API Kiali does not speak (Kiali queries the Jaeger or Tempo API,
+    over gRPC unless use_grpc: false, so a Zipkin server never answers it).
     """
-    host = urlsplit(url if "//" in url else f"//{url}").hostname or ""
-    labels = host.lower().split(".")
-    if not labels or labels[0] not in names:
-        return None
-    if len(labels) == 1:
-        return labels[0]
-    if labels[2:] not in ([], ["svc"], ["svc", "cluster", "local"]):
-        return None
-    allowed = None if namespaces is None else set(namespaces)
-    if allowed is not None and labels[1] not in allowed:
-        return None
-    return f"{labels[0]}.{labels[1]}"
+    at = f" at its in-cluster URL {inside.url}" if inside is not None else ""
+    problem = f"Kiali's istio status says its tracing backend is {status or 'not healthy'}{at}"
+    if inside is not None and not inside.reached:
+        return problem, ""  # the in-cluster URL's own fix says what to do
+    return problem, (f"check that the tracing pods in {namespace} are ready and serve the Jaeger query API Kiali "
+                     f"uses at {inside.url if inside is not None else 'its in-cluster URL'} (over gRPC unless "
+                     f"use_grpc: false; a Zipkin server does not), or set {key} {where} to one that does")
+
+
+def _settings_place(settings: TracingSettings) -> str:
+    if settings.read and settings.source.startswith("Kiali CR"):
+        return f"under spec of {settings.source}"
+    if settings.read:
+        return f"in config.yaml of {settings.source}"
+    return f"in config.yaml of the kiali ConfigMap in {settings.namespace} (or the Kiali CR)"
+
+
+def _key(key: str) -> str:
+    return f"external_services.tracing.{key}"
+
+
+def _kiali_word(istio: IstioStatus, version: str) -> str:
+    entry = istio.tracing
+    if entry is not None:
+        return f"; Kiali's istio status says tracing is {entry.status}"
+    if not istio.asked:
+        return " (this Kiali has no istio status API to ask)"
+    if istio.problem:
+        return f" (Kiali's istio status could not be read: {istio.problem})"
+    if not lists_healthy_components(version):
+        return f"; Kiali's istio status lists no problem with tracing (Kiali {version} lists only problems)"
+    return "; Kiali's istio status has no tracing entry"
 
 
 def _arrows(edges: Iterable[Edge]) -> list[str]:

@@ -42,7 +42,7 @@ class Resource:
         return self.plural if self.group in CORE_GROUPS else f"{self.plural}.{self.group}"
 
 
-CORE_GROUPS = ("", "apps", "rbac.authorization.k8s.io", "admissionregistration.k8s.io")
+CORE_GROUPS = ("", "apps", "rbac.authorization.k8s.io", "admissionregistration.k8s.io", "networking.k8s.io")
 LIST_RESOURCE_VERSION = "48213"
 
 BUILTIN = (
@@ -59,6 +59,7 @@ BUILTIN = (
     Resource(
         "admissionregistration.k8s.io", ("v1",), "mutatingwebhookconfigurations", "MutatingWebhookConfiguration", False
     ),
+    Resource("networking.k8s.io", ("v1",), "ingresses", "Ingress", True, ("ing",)),
 )
 ISTIO_CATEGORIES = ("istio-io", "networking-istio-io")
 ISTIO = (

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from meshcheck.sim import kinds as k
+from meshcheck.sim.addons import kiali_config as sim_kiali
 from meshcheck.sim.scenario import release
 from meshcheck.sim.world import World
 
@@ -172,6 +173,7 @@ def _cluster(b: Builder) -> None:
                 ready=spec.get("ready", True),
                 cordoned=spec.get("cordoned", False),
                 pressure=spec.get("pressure"),
+                address=spec.get("address"),
             ),
         )
     for name in ("default", "kube-system", "kube-public", "kube-node-lease", "local-path-storage"):
@@ -328,8 +330,10 @@ def _boutique(b: Builder) -> tuple[tuple[str, str], ...]:
     proxy_not_ready = set(spec.get("proxy_not_ready") or [])
     restarts = spec.get("restarts") or {}
     release = spec.get("release", "v0.8.0")
+    # Where the images come from: the release's registry, or a mirror (the lab's gcr.lank8s.cn).
+    registry = spec.get("registry", "us-central1-docker.pkg.dev/google-samples/microservices-demo")
     for name, (container_name, port) in spec["workloads"].items():
-        image = f"us-central1-docker.pkg.dev/google-samples/microservices-demo/{name}:{release}"
+        image = f"{registry}/{name}:{release}"
         if name == "redis-cart":
             image = "redis:alpine"
         containers = [k.container(container_name, image, [port] if port and name != "frontend" else [8080])]
@@ -345,7 +349,8 @@ def _boutique(b: Builder) -> tuple[tuple[str, str], ...]:
             service_account=name if name != "redis-cart" else "default",
         )
         if port:
-            port_name = "tcp-redis" if name == "redis-cart" else ("http" if name == "frontend" else "grpc")
+            redis_port = spec.get("redis_port_name", "tcp-redis")  # "tls-redis" in the v0.4.0 manifests
+            port_name = redis_port if name == "redis-cart" else ("http" if name == "frontend" else "grpc")
             target = 8080 if name in ("frontend", "emailservice") else port
             b.add(
                 "services",
@@ -589,41 +594,51 @@ ADDON_IMAGES = {
 }
 
 
-# Istio's samples/addons: jaeger.yaml serves the query UI/API behind `tracing` and collects Zipkin
-# spans on `zipkin`; extras/zipkin.yaml serves Zipkin behind both names.
+# Istio's samples/addons: jaeger.yaml serves the query UI/API behind `tracing` (HTTP on 80, gRPC on
+# 16685, where Kiali queries by default) and collects Zipkin spans on `zipkin`; extras/zipkin.yaml
+# serves Zipkin behind both names. (name, port, targetPort, port name)
 TRACING_SERVICES = {
-    "jaeger": (("tracing", 80, 16686), ("zipkin", 9411, 9411)),
-    "zipkin": (("tracing", 80, 9411), ("zipkin", 9411, 9411)),
+    "jaeger": (("tracing", 80, 16686, "http-query"), ("tracing", 16685, 16685, "grpc-query"),
+               ("zipkin", 9411, 9411, "http-query")),
+    "zipkin": (("tracing", 80, 9411, "http-query"), ("zipkin", 9411, 9411, "http-query")),
 }
 
 
 def _addons(b: Builder) -> None:
+    """Istio's add-ons as samples/addons installs them; ``node_ports: {port: nodePort}`` makes an add-on's
+    Service a NodePort one, the way the lab patched kiali, tracing, prometheus and grafana."""
     ns = b.model["istio"]["namespace"]
     addons = b.model.get("addons") or {}
     for addon, (container, image, port, labels) in ADDON_IMAGES.items():
         if addon not in addons or (addons[addon] or {}).get("installed") is False:
             continue
+        knobs = addons[addon] or {}
         deployment = {"prometheus": "prometheus", "tracing": "jaeger"}.get(addon, addon)
-        available = (addons[addon] or {}).get("available", True) is not False
+        available = knobs.get("available", True) is not False
+        if addon == "kiali":
+            image = f"quay.io/kiali/kiali:{sim_kiali.kiali_version(knobs)}"
         b.workload(deployment, ns, [k.container(container, image, [port])], labels=labels, available=available)
+        node_ports = {int(p): int(n) for p, n in (knobs.get("node_ports") or {}).items()}
         if addon == "tracing":
-            backend = (addons[addon] or {}).get("backend", "jaeger")
-            for name, port, target in TRACING_SERVICES[backend]:
-                b.add(
-                    "services",
-                    k.service(
-                        b.clock,
-                        name,
-                        ns,
-                        selector=labels,
-                        labels={"app": backend},
-                        ports=[{"name": "http-query", "port": port, "targetPort": target}],
-                    ),
-                )
+            backend = knobs.get("backend", "jaeger")
+            by_name: dict[str, list[Obj]] = {}
+            for name, service_port, target, port_name in TRACING_SERVICES[backend]:
+                by_name.setdefault(name, []).append({"name": port_name, "port": service_port, "targetPort": target})
+            for name, ports in by_name.items():
+                b.add("services", _service(b, name, ns, ports, labels, {"app": backend},
+                                           node_ports if name == "tracing" else {}))
             continue
         name = {"grafana": "grafana", "kiali": "kiali", "prometheus": "prometheus"}[addon]
         port_name = {"kiali": "http", "grafana": "service", "prometheus": "http"}[addon]
-        b.add(
-            "services",
-            k.service(b.clock, name, ns, selector=labels, labels=labels, ports=[{"name": port_name, "port": port}]),
-        )
+        b.add("services", _service(b, name, ns, [{"name": port_name, "port": port}], labels, labels, node_ports))
+        if addon == "kiali":
+            b.add("configmaps", k.config_map(b.clock, "kiali", ns, sim_kiali.config_map_data(knobs, ns),
+                                             labels={"app": "kiali", "app.kubernetes.io/name": "kiali"}))
+
+
+def _service(b: Builder, name: str, ns: str, ports: list[Obj], selector: dict[str, str], labels: dict[str, str],
+             node_ports: dict[int, int]) -> Obj:
+    if node_ports:
+        ports = [{**p, **({"nodePort": node_ports[p["port"]]} if p["port"] in node_ports else {})} for p in ports]
+    return k.service(b.clock, name, ns, selector=selector, labels=labels, ports=ports,
+                     kind="NodePort" if node_ports else "ClusterIP")

@@ -89,7 +89,10 @@ def node(
     cordoned: bool = False,
     pressure: str | None = None,
     index: int = 0,
+    address: str | None = None,
 ) -> Obj:
+    """A Node as the kubelet reports it; ``address`` is its InternalIP (kind's 172.18.0.x by default,
+    a VM's own address on a kubeadm cluster such as the lab's 192.168.88.200)."""
     labels = {
         "beta.kubernetes.io/arch": "amd64",
         "beta.kubernetes.io/os": "linux",
@@ -133,7 +136,7 @@ def node(
                 "lastTransitionTime": clock.at(3600),
             }
         )
-    ip = f"172.18.0.{index + 2}"
+    ip = address or f"172.18.0.{index + 2}"
     spec: Obj = {
         "podCIDR": f"10.244.{index}.0/24",
         "podCIDRs": [f"10.244.{index}.0/24"],
@@ -562,8 +565,8 @@ def sidecar_webhook(clock: Clock, istio_namespace: str, revision: str = "default
     }
 
 
-def config_map(clock: Clock, name: str, ns: str, data: dict[str, str]) -> Obj:
-    return {"metadata": meta(clock, name, ns), "data": data}
+def config_map(clock: Clock, name: str, ns: str, data: dict[str, str], labels: dict[str, str] | None = None) -> Obj:
+    return {"metadata": meta(clock, name, ns, labels=labels), "data": data}
 
 
 def custom(

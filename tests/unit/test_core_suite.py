@@ -139,3 +139,27 @@ def test_storefront_through_the_api_server_when_the_address_is_unreachable(
     assert endpoint.service == "istio-system/istio-ingressgateway"
     assert suite.storefront() is endpoint  # resolved once
     assert endpoint.get("/").status_code == 200
+
+
+# --- Kiali's settings and the network -----------------------------------------------------------------
+
+
+def test_kiali_settings_are_read_from_its_namespace_only(sim: SimCluster):
+    suite = suite_for(sim)
+    suite.prefetch(["kiali"])
+    settings = suite.kiali_tracing_settings(suite.addon("kiali"), "v1.76.0")
+    assert settings.source == "ConfigMap istio-system/kiali" and settings.read
+    paths = [path for _, path in suite.cluster.log]
+    assert paths.count("/api/v1/namespaces/istio-system/configmaps") == 1
+    assert "/api/v1/configmaps" not in paths and not any("kiali.io" in p for p in paths)
+    network = suite.network()
+    assert {n["metadata"]["name"] for n in network.nodes} >= {"meshcheck-worker"} and network.services
+
+
+def test_a_reader_that_may_not_read_configmaps_gets_settings_that_say_so(tmp_path: Path,
+                                                                         request: pytest.FixtureRequest):
+    file = tmp_path / "reader-without-configmaps.yaml"
+    file.write_text("extends: healthy\napi: {forbidden: [configmaps]}\n")
+    suite = suite_for(start_sim(str(file), tmp_path, request))
+    settings = suite.kiali_tracing_settings(suite.addon("kiali"), "v1.76.0")
+    assert not settings.read and "may not read ConfigMaps in istio-system (403)" in settings.problem

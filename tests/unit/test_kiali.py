@@ -10,16 +10,18 @@ import json
 
 import pytest
 import requests
+import yaml
 
 from meshcheck.addons import kiali as api
 from meshcheck.checks import kiali as checks
+from meshcheck.checks.reach import Network
 from meshcheck.endpoints import Endpoint
 from meshcheck.errors import AddonError
 from meshcheck.profile import load_profile
 from meshcheck.sim.addons import kiali as sim
 from meshcheck.sim.protocol import SimRequest, SimResponse
 from meshcheck.sim.world import World
-from tests.unit.simhttp import SimAdapter
+from tests.unit.simhttp import SimAdapter, addon_world
 
 NS = "online-boutique"
 PROFILE = load_profile()
@@ -168,41 +170,151 @@ def test_check_kiali_healthy_passes_and_fails():
 # --- tracing URL ----------------------------------------------------------------------------------
 
 
+def _svc(name, ns="istio-system", ports=((80, None),), kind="ClusterIP"):
+    return {"metadata": {"name": name, "namespace": ns},
+            "spec": {"type": kind, "clusterIP": "10.96.0.9",
+                     "ports": [{"port": p, **({"nodePort": n} if n else {})} for p, n in ports]}}
+
+
+def _node(name, ip):
+    return {"metadata": {"name": name}, "status": {"addresses": [{"type": "InternalIP", "address": ip},
+                                                                {"type": "Hostname", "address": name}]}}
+
+
+JAEGER_NETWORK = Network(services=[_svc("tracing", ports=((80, None), (16685, None))),
+                                   _svc("zipkin", ports=((9411, None),)),
+                                   _svc("jaeger-query", "observability", ports=((16686, None),))])
+LAB_NETWORK = Network(
+    services=[_svc("tracing", ports=((80, 32455),), kind="NodePort"), _svc("zipkin", ports=((9411, None),)),
+              _svc("kiali", ports=((20001, 30016),), kind="NodePort")],
+    nodes=[_node("k8s-master", "192.168.88.200"), _node("k8s-node1", "192.168.88.201")],
+)
+LAB_SETTINGS = api.TracingSettings("istio-system", "ConfigMap istio-system/kiali",
+                                   external_url="http://192.168.88.200:32455/zipkin", external_key="url",
+                                   internal_url="http://tracing/zipkin", internal_key="in_cluster_url")
+NOT_ASKED = api.IstioStatus(asked=False)
+NO_PROBLEM = api.IstioStatus()
+
+
+def _status(url: str, version: str = "v1.63.1") -> api.KialiStatus:
+    return api.KialiStatus(**{**api.parse_status(STATUS_V1_63).__dict__, "tracing_url": url, "version": version})
+
+
+def judge(url="http://192.168.88.200:32455/zipkin", settings=LAB_SETTINGS, istio=NO_PROBLEM,
+          network=LAB_NETWORK, version="v1.63.1"):
+    return checks.check_tracing_url(_status(url, version), settings, istio, network, PROFILE.addons["tracing"])
+
+
+def test_the_labs_tracing_link_passes_and_says_why():
+    result = judge()
+    assert result.passed, result.text()
+    assert result.message == (
+        "Kiali's tracing link http://192.168.88.200:32455/zipkin reaches Service istio-system/tracing through "
+        "NodePort 32455 of node k8s-master; Kiali reaches it in-cluster at http://tracing/zipkin (by its cluster "
+        "DNS name tracing, port 80); Kiali's istio status lists no problem with tracing (Kiali v1.63.1 lists only "
+        "problems)")
+    assert result.diagnostics["way"] == "through NodePort 32455 of node k8s-master"
+    assert result.diagnostics["in_cluster_service"] == "istio-system/tracing"
+
+
 @pytest.mark.parametrize("url", [
     "http://tracing/jaeger", "http://tracing.istio-system/jaeger", "http://tracing.istio-system.svc:80/jaeger",
     "http://tracing.istio-system.svc.cluster.local:16685/jaeger", "http://jaeger-query.observability:16686",
     "zipkin.istio-system:9411",
 ])
 def test_check_tracing_url_accepts_the_service_in_every_form(url):
-    status = api.parse_status(STATUS_V2)
-    status = api.KialiStatus(**{**status.__dict__, "tracing_url": url})
-    result = checks.check_tracing_url(status, PROFILE.addons["tracing"])
+    settings = api.TracingSettings("istio-system", "ConfigMap istio-system/kiali", external_url=url)
+    result = judge(url, settings, network=JAEGER_NETWORK)
     assert result.passed, result.text()
+    assert "in-cluster at http://tracing.istio-system:16685/jaeger (by its cluster DNS name" in result.message
+
+
+def test_a_node_port_no_tracing_service_has_fails_naming_the_node_ports_and_the_fix():
+    result = judge("http://192.168.88.200:32000/zipkin")
+    assert not result.passed and result.settled
+    assert ("Kiali's tracing link http://192.168.88.200:32000/zipkin does not reach the tracing Service (tracing, "
+            "jaeger-query, zipkin): 192.168.88.200 is node k8s-master's InternalIP, but no Service looked for has "
+            "NodePort 32000 (Service istio-system/tracing has NodePort 32455") in result.message
+    assert result.remediation == (
+        "set external_services.tracing.url in config.yaml of ConfigMap istio-system/kiali to a URL that reaches it, "
+        "e.g. http://192.168.88.200:32455/zipkin, then restart Kiali")
 
 
 @pytest.mark.parametrize("url,fragment", [
-    ("http://localhost:16686/jaeger", "does not point at the tracing Service"),
-    ("http://tracing.example.com/jaeger", "does not point at the tracing Service"),
-    ("http://grafana.istio-system:3000", "does not point at the tracing Service"),
-    ("", "has no tracing URL"),
+    ("http://localhost:16686/jaeger", "localhost is none of the ways into the cluster"),
+    ("http://tracing.example.com/jaeger", "tracing.example.com is none of the ways"),
+    ("http://grafana.istio-system:3000", "grafana.istio-system is none of the ways"),
+    ("http://kiali.istio-system:20001", "is Service istio-system/kiali, which is not the Service looked for"),
 ])
 def test_check_tracing_url_fails_on_other_urls(url, fragment):
-    status = api.KialiStatus(**{**api.parse_status(STATUS_V2).__dict__, "tracing_url": url})
-    result = checks.check_tracing_url(status, PROFILE.addons["tracing"])
-    assert not result.passed and fragment in result.message and result.settled
-    assert "external_url" in result.remediation
+    result = judge(url)
+    assert not result.passed and fragment in result.message, result.text()
+    assert "does not reach the tracing Service" in result.message and result.settled
+
+
+def test_kiali_2_fixes_name_its_keys():
+    settings = api.TracingSettings("istio-system", "Kiali CR kiali-operator/kiali", external_url="http://x.invalid/")
+    result = judge("http://x.invalid/", settings, version="v2.5.0")
+    fix = "set external_services.tracing.external_url under spec of Kiali CR kiali-operator/kiali"
+    assert fix in result.remediation
+
+
+def test_an_in_cluster_url_on_a_port_the_service_lacks_fails():
+    settings = api.TracingSettings(**{**LAB_SETTINGS.__dict__, "internal_url": "http://tracing:9411/zipkin"})
+    result = judge(settings=settings)
+    assert not result.passed
+    assert ("the URL Kiali queries in-cluster, http://tracing:9411/zipkin (set by in_cluster_url), does not reach "
+            "the tracing Service: tracing is Service istio-system/tracing, which has no port 9411 (its ports: 80)"
+            ) in result.message
+    assert "set external_services.tracing.in_cluster_url in config.yaml of ConfigMap istio-system/kiali" in (
+        result.remediation)
+
+
+def test_kialis_default_in_cluster_url_is_judged_when_none_is_set():
+    settings = api.TracingSettings(**{**LAB_SETTINGS.__dict__, "internal_url": "", "internal_key": ""})
+    result = judge(settings=settings)
+    assert not result.passed
+    assert ("http://tracing.istio-system:16685/jaeger (Kiali's default: external_services.tracing.in_cluster_url "
+            "is not set)") in result.message
+
+
+def test_kiali_saying_tracing_is_unreachable_fails_naming_its_in_cluster_url():
+    istio = api.parse_istio_status([{"name": "jaeger", "status": "Unreachable", "is_core": False}])
+    result = judge(istio=istio)
+    assert not result.passed
+    assert ("Kiali's istio status says its tracing backend is Unreachable at its in-cluster URL "
+            "http://tracing/zipkin") in result.message
+    assert "check that the tracing pods in istio-system are ready" in result.remediation
+    assert result.diagnostics["istio_status_tracing"] == "Unreachable"
+
+
+def test_kiali_saying_tracing_is_healthy_is_in_the_message():
+    istio = api.parse_istio_status([{"name": "tracing", "status": "Healthy", "isCore": False}])
+    assert judge(istio=istio, version="v2.13.0").message.endswith("Kiali's istio status says tracing is Healthy")
+    assert judge(istio=NOT_ASKED).message.endswith("(this Kiali has no istio status API to ask)")
+
+
+def test_unreadable_settings_judge_only_the_link():
+    settings = api.unreadable_settings("istio-system", "this user may not read ConfigMaps in istio-system (403)")
+    result = judge(settings=settings)
+    assert result.passed
+    assert ("only the link was judged, not the URL Kiali queries in-cluster: this user may not read ConfigMaps in "
+            "istio-system (403)") in result.message
 
 
 def test_check_tracing_url_fails_when_tracing_is_disabled():
-    result = checks.check_tracing_url(api.parse_status(STATUS_OLDEST), PROFILE.addons["tracing"])
-    assert not result.passed and "tracing disabled" in result.message
+    settings = api.TracingSettings("istio-system", "ConfigMap istio-system/kiali", enabled=False)
+    result = checks.check_tracing_url(api.parse_status(STATUS_OLDEST), settings, NOT_ASKED, LAB_NETWORK,
+                                      PROFILE.addons["tracing"])
+    assert not result.passed and "tracing disabled" in result.message and "enabled: false" in result.message
+    assert result.remediation.startswith("set external_services.tracing.enabled: true and external_services.tracing")
 
 
-def test_check_tracing_url_limits_namespaces_when_asked():
-    status = api.parse_status(STATUS_V1_63)
-    assert checks.check_tracing_url(status, ["tracing"], ["istio-system"]).passed
-    result = checks.check_tracing_url(status, ["tracing"], ["observability"])
-    assert not result.passed and "in namespace observability" in result.message
+def test_check_tracing_url_fails_without_a_link():
+    settings = api.TracingSettings("istio-system", "ConfigMap istio-system/kiali")
+    result = judge("", settings)
+    assert not result.passed and "has no tracing link: external_services.tracing.url is not set" in result.message
+    assert "e.g. http://192.168.88.200:32455/jaeger" in result.remediation
 
 
 # --- graph ----------------------------------------------------------------------------------------
@@ -256,22 +368,81 @@ def test_check_graph_edges_passes_when_all_edges_are_answered():
 # --- the simulator, round-tripped -----------------------------------------------------------------
 
 
-def test_sim_status_round_trips_with_the_default_tracing_url():
-    endpoint, adapter = endpoint_for(world())
+def judge_sim(w: World) -> tuple[checks.CheckResult, api.TracingSettings, SimAdapter]:
+    """The tracing check on a simulated world, read as the suite reads a cluster."""
+    endpoint, adapter = endpoint_for(w)
     status = api.fetch_status(endpoint)
-    assert adapter.paths == ["/kiali/api/status"]
-    assert status.state == "running" and status.version == "v1.76.0" and status.web_root == "/kiali"
-    assert checks.check_tracing_url(status, PROFILE.addons["tracing"]).passed
+    istio = api.fetch_istio_status(endpoint, status.web_root)
+    settings = api.tracing_settings(w.of_kind("configmaps", "istio-system"), [], "istio-system", status.version)
+    network = Network(services=w.of_kind("services"), nodes=w.of_kind("nodes"),
+                      virtual_services=w.of_kind("virtualservices.networking.istio.io"))
+    return checks.check_tracing_url(status, settings, istio, network, PROFILE.addons["tracing"]), settings, adapter
 
 
-@pytest.mark.parametrize("knobs,passed", [
-    ({"tracing_url": "http://localhost:16686/jaeger"}, False), ({"tracing_url": ""}, False),
-    ({"tracing_url": None}, False), ({"version": "v2.x"}, True),
+def test_sim_round_trips_with_the_default_tracing_url():
+    result, settings, adapter = judge_sim(addon_world("kiali"))
+    assert adapter.paths == ["/kiali/api/status", "/kiali/api/istio/status"]
+    assert settings.source == "ConfigMap istio-system/kiali" and settings.internal_url == ""
+    assert result.passed, result.text()
+    assert result.message == (
+        "Kiali's tracing link http://tracing.istio-system/jaeger reaches Service istio-system/tracing by its cluster "
+        "DNS name tracing.istio-system, port 80; Kiali reaches it in-cluster at http://tracing.istio-system:16685/"
+        "jaeger (by its cluster DNS name tracing.istio-system, port 16685); Kiali's istio status lists no problem "
+        "with tracing (Kiali v1.76.0 lists only problems)")
+
+
+@pytest.mark.parametrize("knobs,passed,fragment", [
+    ({"tracing_url": "http://localhost:16686/jaeger"}, False, "localhost is none of the ways"),
+    ({"tracing_url": ""}, False, "has no tracing link"),
+    ({"tracing_url": None}, False, "tracing disabled"),
+    ({"in_cluster_url": "http://zipkin.istio-system:9411"}, False, "tracing backend is Unreachable"),
+    ({"version": "v2.x"}, True, "Kiali's istio status says tracing is Healthy"),
+    ({"version": "v1.84.0", "in_cluster_url": "http://tracing.istio-system/jaeger"}, True, "tracing is Healthy"),
 ])
-def test_sim_status_knobs(knobs, passed):
-    endpoint, _ = endpoint_for(world(**knobs))
-    status = api.fetch_status(endpoint)
-    assert checks.check_tracing_url(status, PROFILE.addons["tracing"]).passed is passed
+def test_sim_knobs(knobs, passed, fragment):
+    result, _, _ = judge_sim(addon_world("kiali", **knobs))
+    assert result.passed is passed and fragment in result.message, result.text()
+
+
+@pytest.mark.parametrize("version,tracing", [
+    ("v1.63.1", {"url": "http://l/", "in_cluster_url": "http://i/"}),
+    ("v1.82.0", {"enabled": True, "url": "http://l/", "in_cluster_url": "http://i/"}),
+    ("v2.x", {"enabled": True, "external_url": "http://l/", "internal_url": "http://i/"}),
+])
+def test_sim_config_map_is_written_in_the_keys_of_the_kiali_version(version, tracing):
+    w = addon_world("kiali", version=version, tracing_url="http://l/", in_cluster_url="http://i/")
+    config_map = next(c for c in w.of_kind("configmaps", "istio-system") if c["metadata"]["name"] == "kiali")
+    config = yaml.safe_load(config_map["data"]["config.yaml"])
+    assert config["external_services"]["tracing"] == tracing
+    assert config["server"]["web_root"] == "/kiali" and config["istio_namespace"] == "istio-system"
+    deployment = next(d for d in w.of_kind("deployments", "istio-system") if d["metadata"]["name"] == "kiali")
+    image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image.startswith("quay.io/kiali/kiali:v" + version.lstrip("v")[:1])
+
+
+def test_sim_config_map_with_tracing_off_as_shipped():
+    for version in ("v1.63.1", "v1.82.0"):
+        w = addon_world("kiali", version=version, tracing_url=None)
+        config_map = next(c for c in w.of_kind("configmaps", "istio-system") if c["metadata"]["name"] == "kiali")
+        assert yaml.safe_load(config_map["data"]["config.yaml"])["external_services"]["tracing"] == {"enabled": False}
+
+
+@pytest.mark.parametrize("version,expected", [
+    ("v1.63.1", [{"name": "jaeger", "status": "Unreachable", "is_core": False}]),
+    ("v1.76.0", [{"name": "tracing", "status": "Unreachable", "is_core": False}]),
+    ("v2.4.0", [{"name": "tracing", "status": "Unreachable", "is_core": False}]),
+    ("v2.13.0", [{"cluster": "Kubernetes", "name": "tracing", "status": "Unreachable", "isCore": False}]),
+])
+def test_sim_istio_status_per_version(version, expected):
+    healthy, _ = endpoint_for(addon_world("kiali", version=version))
+    listed = healthy.get_json("/kiali/api/istio/status")
+    if not api.lists_healthy_components(version):
+        assert listed == []                      # only problems are listed
+    else:
+        healthy_names = {e["name"] for e in listed if e["status"] == "Healthy"}
+        assert {"istiod", "istio-ingressgateway", "prometheus", "tracing"} <= healthy_names
+    broken, _ = endpoint_for(addon_world("kiali", version=version, in_cluster_url="http://grafana:3000"))
+    assert [e for e in broken.get_json("/kiali/api/istio/status") if e["name"] in ("jaeger", "tracing")] == expected
 
 
 def test_sim_status_of_kiali_v2_has_its_shape():

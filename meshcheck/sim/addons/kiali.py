@@ -7,8 +7,11 @@ samples/addons/kiali.yaml) and where the shapes come from (kiali/kiali):
   container version", "Kiali commit hash"}, "externalServices": [...], "warningMessages": [],
   "istioEnvironment": {...}}`` (status/status.go, status/versions.go, models/status.go). v1 lists
   Istio, Prometheus, Kubernetes and Grafana; v2 lists "Kubernetes-<cluster>" instead of Istio and
-  adds "Disabled features". The tracing entry (provider name, ``url`` = the configured external
-  URL, omitted when empty, ``tempoConfig``) is present only when tracing is enabled;
+  adds "Disabled features". The tracing entry (named "Jaeger" up to v1.74, then after the provider,
+  "jaeger"; ``url`` = the configured external URL, omitted when empty; ``tempoConfig`` from v1.82)
+  is present only when tracing is enabled, both read from the kiali ConfigMap (``kiali_config``);
+- ``/kiali/api/istio/status``: the component list of business/istio_status.go, its tracing entry
+  Healthy or Unreachable as Kiali would find its in-cluster tracing URL (``kiali_config``);
 - ``/kiali/api/namespaces/graph``: the Cytoscape graph (graph/config/cytoscape/cytoscape.go) for
   graphType workload, app, versionedApp or service, with or without injected service nodes,
   validated like graph/options.go (400 ``{"error": "Invalid graphType [x]"}``, "At least one
@@ -27,7 +30,8 @@ Service's port name (tcp-/tls- → tcp, grpc → grpc, otherwise http).
 Knobs (``world.knobs("kiali")``): ``missing_edges: [[src, dst], ...]`` (absent from the graph),
 ``unanswered_edges: [[src, dst], ...]``, ``tracing_url`` (the configured external tracing URL;
 default ``http://tracing.<istio namespace>/jaeger``; "" leaves it unset; null disables tracing),
-``version`` ("v1.76.0" by default, the add-on of Istio 1.20; "v2.x" answers in Kiali 2's shape).
+``in_cluster_url`` (what Kiali queries; unset: Kiali's default), ``version`` ("v1.76.0" by default,
+the add-on of Istio 1.20; "v2.x" answers in Kiali 2's shape), ``node_ports`` (see ``build``).
 """
 
 from __future__ import annotations
@@ -36,14 +40,14 @@ import hashlib
 import re
 from typing import Any
 
+from meshcheck.sim.addons import kiali_config
 from meshcheck.sim.protocol import SimRequest, SimResponse
 from meshcheck.sim.world import World
 
 Obj = dict[str, Any]
 Edge = tuple[str, str]
 
-DEFAULT_VERSION = "v1.76.0"
-CLUSTER = "Kubernetes"
+CLUSTER = kiali_config.CLUSTER
 WEB_ROOT = "/kiali"
 GRAPH_TYPES = ("app", "service", "versionedApp", "workload")
 INDEX_HTML = ('<!doctype html><html lang="en"><head><meta charset="utf-8"><base href="/kiali/">'
@@ -58,6 +62,8 @@ def handle(world: World, request: SimRequest) -> SimResponse:
         return SimResponse(200, b"", {"Content-Length": "0"})
     if path in (f"{WEB_ROOT}/api", f"{WEB_ROOT}/api/status"):
         return _only_get(request) or SimResponse.json(status_document(world))
+    if path == f"{WEB_ROOT}/api/istio/status":
+        return _only_get(request) or SimResponse.json(kiali_config.istio_status(world))
     if path == f"{WEB_ROOT}/api/namespaces/graph":
         return _only_get(request) or _graph(world, request)
     if path.startswith(f"{WEB_ROOT}/api/") or not path.startswith(WEB_ROOT):
@@ -78,11 +84,6 @@ def _error(status: int, message: str) -> SimResponse:
 # --- status ---------------------------------------------------------------------------------
 
 
-def _version(world: World) -> str:
-    version = str(world.knobs("kiali").get("version") or DEFAULT_VERSION)
-    return version if version.startswith("v") else "v" + version
-
-
 def _major(version: str) -> int:
     match = re.match(r"v?(\d+)", version)
     return int(match.group(1)) if match else 1
@@ -90,10 +91,8 @@ def _major(version: str) -> int:
 
 def status_document(world: World) -> Obj:
     """Kiali's /api/status for the world's Kiali version and tracing settings."""
-    version = _version(world)
+    version = kiali_config.kiali_version(world.knobs("kiali"))
     v2 = _major(version) >= 2
-    if version.lower() in ("v2.x", "v2"):
-        version = "v2.4.0"
     status = {
         "Kiali commit hash": hashlib.sha1(version.encode()).hexdigest(),
         "Kiali container version": version,
@@ -120,14 +119,13 @@ def status_document(world: World) -> Obj:
 
 
 def _tracing_entry(world: World, version: str) -> Obj | None:
-    knobs = world.knobs("kiali")
-    url = knobs.get("tracing_url", f"http://tracing.{world.istio_namespace}/jaeger")
-    if url is None:
+    settings = kiali_config.tracing(world)
+    if not settings.enabled:
         return None
-    entry: Obj = {"name": "jaeger" if _minor_at_least(version, 1, 70) else "Jaeger", "version": "1.46.0"}
-    if url:
-        entry["url"] = str(url)
-    if _minor_at_least(version, 1, 70):
+    entry: Obj = {"name": "jaeger" if _minor_at_least(version, 1, 75) else "Jaeger", "version": "1.46.0"}
+    if settings.external_url:
+        entry["url"] = settings.external_url
+    if _minor_at_least(version, 1, 82):
         entry["tempoConfig"] = {}
     return entry
 
