@@ -17,5 +17,9 @@ class ClusterError(SuiteError):
     """The Kubernetes API server could not be reached or answered with an error."""
 
 
+class ForbiddenError(ClusterError):
+    """The API server refused a read to the kubeconfig's user (403): a permission is missing."""
+
+
 class AddonError(SuiteError):
     """An add-on (Kiali, Jaeger, Zipkin, Grafana, Prometheus, the storefront) answered badly."""

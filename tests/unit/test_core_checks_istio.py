@@ -28,21 +28,22 @@ def namespace(name: str, **labels: str) -> dict[str, Any]:
 
 
 def test_istiod_and_ingress_gateway_available(healthy):
-    istiod = checks.istiod_available(healthy.objects["deployments"])
+    istiod = checks.istiod_available(healthy.objects["deployments"], healthy.objects["pods"])
     assert istiod.passed and "istio-system/istiod" in istiod.message
-    gateway = checks.ingress_gateway_available(healthy.objects["deployments"])
+    gateway = checks.ingress_gateway_available(healthy.objects["deployments"], healthy.objects["pods"])
     assert gateway.passed and "istio-system/istio-ingressgateway" in gateway.message
 
 
 def test_istiod_down_names_the_deployment_and_the_fix():
-    result = checks.istiod_available(world_of("istiod-down").objects["deployments"])
-    assert not result.passed
+    world = world_of("istiod-down")
+    result = checks.istiod_available(world.objects["deployments"], world.objects["pods"])
+    assert not result.passed and result.settled
     assert "istiod Deployment istio-system/istiod is not available" in result.message
     assert "logs deploy/istiod" in result.remediation
 
 
 def test_istiod_missing_says_install_istio():
-    result = checks.istiod_available([])
+    result = checks.istiod_available([], [])
     assert not result.passed and "no istiod Deployment" in result.message
     assert "istioctl install" in result.remediation
 

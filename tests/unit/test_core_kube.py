@@ -177,3 +177,14 @@ def test_kubeconfig_variable_lists_files_merged_like_kubectl(sim: SimCluster, tm
     monkeypatch.setenv("KUBECONFIG", os.pathsep.join([str(other), str(tmp_path / "missing"), str(only_entries)]))
     cluster = kube.Cluster.connect(None)
     assert cluster.name == "meshcheck-sim" and cluster.server == sim.url
+
+
+def test_list_readable_reads_nothing_where_the_role_may_not_list(tmp_path: Path, request: pytest.FixtureRequest):
+    """Pods only refine whether a Deployment's wait can help: a role without them loses that, not the check."""
+    sim = start_sim("reader-without-pods", tmp_path, request)
+    cluster = kube.Cluster.connect(str(sim.kubeconfig))
+    assert cluster.list_readable(kube.PODS) == []
+    with pytest.raises(ClusterError) as caught:
+        cluster.list(kube.PODS)  # the checks that need pods still say what to grant
+    assert "refused GET /api/v1/pods with 403" in str(caught.value)
+    assert cluster.list_readable(kube.NODES) == cluster.list(kube.NODES) != []
