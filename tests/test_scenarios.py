@@ -40,6 +40,8 @@ EXPECT: dict[str, Expect] = {
     "dashboard-no-service": Expect({"test_dashboard_service": "no Service kubernetes-dashboard"}),
     "dashboard-admin-unbound": Expect({"test_dashboard_admin_account": "bound to none of the ClusterRoles"}),
     "istiod-down": Expect({"test_istiod_available": "istio-system/istiod is not available"}, ISTIO_BLOCKS),
+    "istiod-crashlooping-for-days": Expect({"test_istiod_available": "istio-system/istiod is not available: 0/1 "
+                                            "replicas available (pod istiod-"}, ISTIO_BLOCKS),
     "ingress-gateway-down": Expect({"test_istio_ingress_gateway_available": "istio-ingressgateway is not available"},
                                    ISTIO_BLOCKS),
     "injector-missing": Expect({"test_istio_sidecar_injector_registered": "sidecar-injector.istio.io"},
@@ -53,7 +55,12 @@ EXPECT: dict[str, Expect] = {
                                    "test_boutique_deployments_available", "test_boutique_pods_have_ready_sidecars",
                                    "test_boutique_restarts_within_budget")}),
     "paymentservice-down": Expect({"test_boutique_deployments_available": "paymentservice (0/1 replicas",
-                                   "test_boutique_pods_have_ready_sidecars": "paymentservice"}, "boutique"),
+                                   "test_boutique_pods_have_ready_sidecars": "paymentservice",
+                                   "test_boutique_restarts_within_budget": "paymentservice-"}, "boutique"),
+    "boutique-crashlooping-for-days": Expect({"test_boutique_deployments_available": "currencyservice (0/1 replicas "
+                                              "available (pod currencyservice-",
+                                              "test_boutique_pods_have_ready_sidecars": "CrashLoopBackOff",
+                                              "test_boutique_restarts_within_budget": "(572 restarts)"}, "boutique"),
     "proxy-not-ready": Expect({"test_boutique_pods_have_ready_sidecars": "not ready: istio-proxy"}, "boutique"),
     "restarts": Expect({"test_boutique_restarts_within_budget": "(14 restarts)"}),
     "external-ip-pending": Expect({"test_gateway_has_external_address": "has no EXTERNAL-IP (pending)"}, "gateway"),
@@ -184,6 +191,19 @@ def test_suite_never_writes_nor_reads_secret_data(runs: dict[str, Run], name: st
 def test_output_never_shows_the_token(runs: dict[str, Run], name: str) -> None:
     assert not TOKEN.search(runs[name].output)
     assert "Bearer" not in runs[name].output
+
+
+DEPLOYMENTS = "/apis/apps/v1/deployments"
+
+
+@pytest.mark.parametrize("name", ["istiod-crashlooping-for-days", "boutique-crashlooping-for-days", "istiod-down",
+                                  "paymentservice-down"])
+def test_a_long_crash_loop_fails_without_waiting(runs: dict[str, Run], name: str) -> None:
+    """Still Progressing=True, but unavailable for long with a pod that has restarted again and again:
+    nothing will change by waiting, so the Deployments are read once (a wait would read them again)."""
+    listed = [s for s in runs[name].served if s["server"] == "api" and s["path"] == DEPLOYMENTS]
+    assert len(listed) == 1, listed
+    assert "CrashLoopBackOff" in next(iter(runs[name].failed().values())).message
 
 
 def test_healthy_run_stays_within_the_request_budget(runs: dict[str, Run]) -> None:

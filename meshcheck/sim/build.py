@@ -12,23 +12,34 @@ from typing import Any
 
 import yaml
 
+from meshcheck.errors import ConfigError
 from meshcheck.sim import kinds as k
-from meshcheck.sim.scenario import release
+from meshcheck.sim.scenario import duration, release
 from meshcheck.sim.world import World
 
 Obj = dict[str, Any]
 Model = dict[str, Any]
 
 
+# How long ago the simulated cluster was created (kind create cluster), unless a workload has been
+# broken for longer: a workload that has crash-looped for days lives in a cluster at least that old.
+UPTIME = 3 * 3600.0
+# How long an unavailable workload has crash-looped, unless the scenario's crash_looping says.
+BROKEN_FOR = 3600.0
+
+
 class Builder:
     def __init__(self, model: Model, storefront_ip: str | None, storefront_port: int) -> None:
         self.model = model
-        self.clock = k.Clock(time.time() - 3 * 3600)
+        self.crash_looping = {name: duration(v) for name, v in (model.get("crash_looping") or {}).items()}
+        now = time.time()
+        self.clock = k.Clock(now - max([UPTIME, *(UPTIME + s for s in self.crash_looping.values())]), now)
         self.objects: dict[str, list[Obj]] = {}
         self.storefront_ip = storefront_ip
         self.storefront_port = storefront_port
         self.nodes = [n["name"] for n in model["nodes"] if not n.get("control_plane")] or [model["nodes"][0]["name"]]
         self._ip = 10
+        self._built: set[str] = set()
 
     def add(self, plural: str, obj: Obj) -> Obj:
         self.objects.setdefault(plural, []).append(obj)
@@ -37,6 +48,22 @@ class Builder:
     def next_ip(self) -> str:
         self._ip += 1
         return f"10.244.{1 + self._ip // 250}.{self._ip % 250 + 2}"
+
+    def down(self, name: str, available: bool = True) -> float | None:
+        """How long the Deployment ``name`` has crash-looped, or None when it runs: the scenario's
+        crash_looping, else BROKEN_FOR for a workload its layer's settings mark unavailable."""
+        if name in self.crash_looping:
+            return self.crash_looping[name]
+        return None if available else BROKEN_FOR
+
+    def check_names(self) -> None:
+        """A scenario that names a Deployment the cluster does not have would silently test nothing."""
+        for setting, names in (("crash_looping", self.crash_looping),):
+            unknown = sorted(set(names) - self._built)
+            if unknown:
+                raise ConfigError(
+                    f"scenario setting {setting} names no Deployment of the cluster: {', '.join(unknown)}"
+                )
 
     # --- a Deployment and its pods, the way a ReplicaSet leaves them --------------------------
 
@@ -56,6 +83,9 @@ class Builder:
         annotations: dict[str, str] | None = None,
         service_account: str = "default",
     ) -> None:
+        """A Deployment whose rollout completed as the cluster came up, with its pods: running, or (not
+        ``available``) crash-looping since ``down`` says, its Deployment still Progressing=True."""
+        self._built.add(name)
         labels = labels or {"app": name}
         pod_labels = dict(labels)
         init: list[Obj] = []
@@ -91,6 +121,30 @@ class Builder:
             "metadata": {"labels": labels, "annotations": annotations or {}},
             "spec": {"containers": [dict(c) for c in containers]},
         }
+        main = containers[0]["name"]
+        crashing = self.down(name, available)
+        ips: dict[int, str] = {}
+
+        def pod(index: int, life: k.Timeline) -> Obj:
+            up = crashing is None
+            return k.pod(
+                self.clock,
+                k.pod_name(name, index),
+                ns,
+                labels=pod_labels,
+                containers=containers,
+                node_name=self.nodes[index % len(self.nodes)],
+                ip=ips.setdefault(index, self.next_ip()),
+                init_containers=init,
+                ready={"istio-proxy": proxy_ready, main: up},
+                restarts={main: restarts},
+                annotations=pod_annotations,
+                waiting={main: waiting} if waiting else ({main: "CrashLoopBackOff"} if not up else None),
+                owner=k.owner("ReplicaSet", f"{name}-{k._hash(name)}", ns),
+                service_account=service_account,
+                life=life,
+            )
+
         self.add(
             "deployments",
             k.deployment(
@@ -100,29 +154,12 @@ class Builder:
                 labels=labels,
                 template=template,
                 replicas=replicas,
-                available=replicas if available else 0,
-                stuck=not available,
+                available=0 if crashing is not None else replicas,
+                available_since=self.clock.ago(crashing) if crashing is not None else None,
             ),
         )
-        main = containers[0]["name"]
         for index in range(replicas):
-            pod_obj = k.pod(
-                self.clock,
-                k.pod_name(name, index),
-                ns,
-                labels=pod_labels,
-                containers=containers,
-                node_name=self.nodes[index % len(self.nodes)],
-                ip=self.next_ip(),
-                init_containers=init,
-                ready={"istio-proxy": proxy_ready, main: available},
-                restarts={main: restarts},
-                annotations=pod_annotations,
-                waiting={main: waiting} if waiting else ({main: "CrashLoopBackOff"} if not available else None),
-                owner=k.owner("ReplicaSet", f"{name}-{k._hash(name)}", ns),
-                service_account=service_account,
-            )
-            self.add("pods", pod_obj)
+            self.add("pods", pod(index, k.Timeline.with_cluster(self.clock, crashing)))
 
     @property
     def proxy_version(self) -> str:
@@ -140,10 +177,12 @@ def build_world(model: Model, storefront_ip: str | None, storefront_port: int) -
     _metallb(b)
     _addons(b)
     boutique = model["boutique"]
+    b.check_names()
     running = tuple(
         d["metadata"]["name"]
         for d in b.objects.get("deployments", [])
-        if d["metadata"]["namespace"] == boutique["namespace"] and d["status"].get("availableReplicas")
+        if d["metadata"]["namespace"] == boutique["namespace"]
+        and d["status"].get("availableReplicas")
     )
     return World(
         namespace=boutique["namespace"],
@@ -315,7 +354,7 @@ def _boutique(b: Builder) -> tuple[tuple[str, str], ...]:
     b.add("namespaces", k.namespace(b.clock, ns, labels))
     if not spec.get("deployed", True):
         return ()
-    unavailable = set(spec.get("unavailable") or [])
+    unavailable = set(spec.get("unavailable") or []) | {w for w in spec["workloads"] if b.down(w) is not None}
     proxy_not_ready = set(spec.get("proxy_not_ready") or [])
     restarts = spec.get("restarts") or {}
     release = spec.get("release", "v0.8.0")

@@ -67,8 +67,8 @@ def test_unavailable_deployment_is_named_with_state():
     world = world_of("paymentservice-down")
     result = checks.deployments_available(world.objects["deployments"], world.objects["pods"], NS, PROFILE)
     assert not result.passed
-    assert "paymentservice (0/1 replicas available (progress deadline exceeded; pod paymentservice-" in result.message
-    assert "CrashLoopBackOff))" in result.message
+    assert "paymentservice (0/1 replicas available (pod paymentservice-" in result.message
+    assert "CrashLoopBackOff, 15 restarts))" in result.message
     assert "frontend" not in result.message
     assert f"kubectl -n {NS} describe deployment" in result.remediation
     assert result.settled and result.diagnostics["unavailable"] == ["paymentservice"]
@@ -81,6 +81,15 @@ def test_missing_deployments_are_listed(healthy):
     assert "2 of 12 Deployments" in result.message and "missing: adservice, redis-cart" in result.message
     assert f"to namespace {NS}" in result.remediation
     assert result.diagnostics["missing"] == ["adservice", "redis-cart"]
+
+
+def test_a_deployment_crash_looping_for_days_is_settled():
+    """It keeps Progressing=True; its pods and the age of its outage say it will not recover."""
+    broken = world_of("boutique-crashlooping-for-days")
+    result = checks.deployments_available(broken.objects["deployments"], broken.objects["pods"], NS, PROFILE)
+    assert not result.passed and result.settled
+    assert "currencyservice (0/1 replicas available (pod currencyservice-" in result.message
+    assert "CrashLoopBackOff, 572 restarts" in result.message
 
 
 # --- sidecars -------------------------------------------------------------------------------------------

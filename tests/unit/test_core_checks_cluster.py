@@ -184,6 +184,16 @@ def test_dashboard_unavailable_names_the_deployment_and_state():
     assert not result.settled
 
 
+def test_dashboard_crash_looping_for_an_hour_fails_settled_and_names_its_pod():
+    broken = build_world(scenario.merge(scenario.load("healthy"), {"dashboard": {"available": False}}), None, 0)
+    result = checks.dashboard_deployed(
+        broken.objects["deployments"], broken.objects["pods"], "kubernetes-dashboard", NAMES
+    )
+    assert not result.passed and result.settled
+    assert "0/1 replicas available (pod kubernetes-dashboard-" in result.message
+    assert "CrashLoopBackOff, 15 restarts" in result.message
+
+
 def test_dashboard_service_passes_and_lists_present_services_when_missing(world):
     ok = checks.dashboard_service(world.objects["services"], "kubernetes-dashboard", NAMES)
     assert ok.passed and "[443]" in ok.message
