@@ -61,6 +61,7 @@ EXPECT: dict[str, Expect] = {
                                               "available (pod currencyservice-",
                                               "test_boutique_pods_have_ready_sidecars": "CrashLoopBackOff",
                                               "test_boutique_restarts_within_budget": "(572 restarts)"}, "boutique"),
+    "rollout-in-progress": Expect(),
     "proxy-not-ready": Expect({"test_boutique_pods_have_ready_sidecars": "not ready: istio-proxy"}, "boutique"),
     "restarts": Expect({"test_boutique_restarts_within_budget": "(14 restarts)"}),
     "external-ip-pending": Expect({"test_gateway_has_external_address": "has no EXTERNAL-IP (pending)"}, "gateway"),
@@ -204,6 +205,16 @@ def test_a_long_crash_loop_fails_without_waiting(runs: dict[str, Run], name: str
     listed = [s for s in runs[name].served if s["server"] == "api" and s["path"] == DEPLOYMENTS]
     assert len(listed) == 1, listed
     assert "CrashLoopBackOff" in next(iter(runs[name].failed().values())).message
+
+
+def test_a_rollout_in_progress_is_waited_for_and_then_passes(runs: dict[str, Run]) -> None:
+    """The Deployment is unavailable at first, mid-rollout; the suite waits (reads the Deployments and pods
+    again) and, the rollout done, every check passes."""
+    run = runs["rollout-in-progress"]
+    api = [s for s in run.served if s["server"] == "api"]
+    assert len([s for s in api if s["path"] == DEPLOYMENTS]) > 1
+    assert len([s for s in api if s["path"] == "/api/v1/pods"]) > 1
+    assert run.code == 0 and {t.outcome for t in run.tests.values()} == {"passed"}
 
 
 def test_healthy_run_stays_within_the_request_budget(runs: dict[str, Run]) -> None:

@@ -8,6 +8,7 @@ add-ons' samples), then bends it as the scenario says. The result is a ``World``
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -15,7 +16,7 @@ import yaml
 from meshcheck.errors import ConfigError
 from meshcheck.sim import kinds as k
 from meshcheck.sim.scenario import duration, release
-from meshcheck.sim.world import World
+from meshcheck.sim.world import Change, World
 
 Obj = dict[str, Any]
 Model = dict[str, Any]
@@ -26,15 +27,21 @@ Model = dict[str, Any]
 UPTIME = 3 * 3600.0
 # How long an unavailable workload has crash-looped, unless the scenario's crash_looping says.
 BROKEN_FOR = 3600.0
+# How long before the cluster was built a scenario's rollout began, and how long after its start it ends.
+ROLLOUT_BEGAN, ROLLOUT_TAKES = 6.0, 4.0
 
 
 class Builder:
     def __init__(self, model: Model, storefront_ip: str | None, storefront_port: int) -> None:
         self.model = model
         self.crash_looping = {name: duration(v) for name, v in (model.get("crash_looping") or {}).items()}
+        self.rolling_out: dict[str, dict[str, Any]] = {
+            name: dict(spec or {}) for name, spec in (model.get("rolling_out") or {}).items()
+        }
         now = time.time()
         self.clock = k.Clock(now - max([UPTIME, *(UPTIME + s for s in self.crash_looping.values())]), now)
         self.objects: dict[str, list[Obj]] = {}
+        self.changes: list[Change] = []
         self.storefront_ip = storefront_ip
         self.storefront_port = storefront_port
         self.nodes = [n["name"] for n in model["nodes"] if not n.get("control_plane")] or [model["nodes"][0]["name"]]
@@ -58,7 +65,7 @@ class Builder:
 
     def check_names(self) -> None:
         """A scenario that names a Deployment the cluster does not have would silently test nothing."""
-        for setting, names in (("crash_looping", self.crash_looping),):
+        for setting, names in (("crash_looping", self.crash_looping), ("rolling_out", self.rolling_out)):
             unknown = sorted(set(names) - self._built)
             if unknown:
                 raise ConfigError(
@@ -84,7 +91,8 @@ class Builder:
         service_account: str = "default",
     ) -> None:
         """A Deployment whose rollout completed as the cluster came up, with its pods: running, or (not
-        ``available``) crash-looping since ``down`` says, its Deployment still Progressing=True."""
+        ``available``) crash-looping since ``down`` says, its Deployment still Progressing=True; or, when
+        the scenario rolls it out, mid-rollout now and complete a few seconds after the cluster starts."""
         self._built.add(name)
         labels = labels or {"app": name}
         pod_labels = dict(labels)
@@ -145,6 +153,9 @@ class Builder:
                 life=life,
             )
 
+        if name in self.rolling_out:
+            self._rollout(name, ns, labels, template, pod, self.rolling_out[name])
+            return
         self.add(
             "deployments",
             k.deployment(
@@ -160,6 +171,39 @@ class Builder:
         )
         for index in range(replicas):
             self.add("pods", pod(index, k.Timeline.with_cluster(self.clock, crashing)))
+
+    def _rollout(
+        self,
+        name: str,
+        ns: str,
+        labels: dict[str, str],
+        template: Obj,
+        pod: Callable[[int, k.Timeline], Obj],
+        spec: dict[str, Any],
+    ) -> None:
+        """A Deployment applied ROLLOUT_BEGAN seconds ago: its new ReplicaSet has one pod so far, still
+        initializing; ``completes_after`` seconds after the cluster starts every replica is up and the
+        Deployment available (a timed ``Change``)."""
+        replicas = int(spec.get("replicas", 2))
+        after = duration(spec.get("completes_after", ROLLOUT_TAKES))
+        clock, began = self.clock, ROLLOUT_BEGAN
+        common = {"labels": labels, "template": template, "replicas": replicas, "created": clock.ago(began)}
+        self.add(
+            "deployments",
+            k.deployment(
+                clock, name, ns, **common, available=0, updated=1, progressed=clock.ago(began - 2), rolling=True
+            ),
+        )
+        self.add("pods", pod(0, k.Timeline(began - 1, None)))
+        done = k.deployment(clock, name, ns, **common, available_since=clock.ago(-after), progressed=clock.ago(-after))
+        pods = [pod(index, k.Timeline(began - 1 - index / replicas, -after)) for index in range(replicas)]
+        self.changes.append(
+            Change(
+                after,
+                put=(("deployments", done), *(("pods", p) for p in pods)),
+                what=f"the rollout of Deployment {ns}/{name} completes",
+            )
+        )
 
     @property
     def proxy_version(self) -> str:
@@ -182,7 +226,7 @@ def build_world(model: Model, storefront_ip: str | None, storefront_port: int) -
         d["metadata"]["name"]
         for d in b.objects.get("deployments", [])
         if d["metadata"]["namespace"] == boutique["namespace"]
-        and d["status"].get("availableReplicas")
+        and (d["status"].get("availableReplicas") or d["metadata"]["name"] in b.rolling_out)
     )
     return World(
         namespace=boutique["namespace"],
@@ -193,6 +237,7 @@ def build_world(model: Model, storefront_ip: str | None, storefront_port: int) -
         addons=model.get("addons") or {},
         objects=b.objects,
         started=b.clock.started,
+        changes=b.changes,
     )
 
 

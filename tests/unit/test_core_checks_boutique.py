@@ -83,13 +83,20 @@ def test_missing_deployments_are_listed(healthy):
     assert result.diagnostics["missing"] == ["adservice", "redis-cart"]
 
 
-def test_a_deployment_crash_looping_for_days_is_settled():
-    """It keeps Progressing=True; its pods and the age of its outage say it will not recover."""
+def test_a_deployment_crash_looping_for_days_is_settled_and_one_rolling_out_is_not():
+    """Both keep Progressing=True; the crash loop's pods and age say it will not recover, the rollout is
+    worth its wait. Without its pods (not readable) a recent outage is given the wait."""
     broken = world_of("boutique-crashlooping-for-days")
     result = checks.deployments_available(broken.objects["deployments"], broken.objects["pods"], NS, PROFILE)
     assert not result.passed and result.settled
     assert "currencyservice (0/1 replicas available (pod currencyservice-" in result.message
     assert "CrashLoopBackOff, 572 restarts" in result.message
+    rolling = world_of("rollout-in-progress")
+    result = checks.deployments_available(rolling.objects["deployments"], rolling.objects["pods"], NS, PROFILE)
+    assert not result.passed and not result.settled
+    assert "checkoutservice (0/2 replicas available (rollout in progress, 1/2 updated; pod checkoutservice-" in (
+        result.message)
+    assert "PodInitializing" in result.message
 
 
 # --- sidecars -------------------------------------------------------------------------------------------
