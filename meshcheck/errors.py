@@ -17,6 +17,10 @@ class ClusterError(SuiteError):
     """The Kubernetes API server could not be reached or answered with an error."""
 
 
+class ForbiddenError(ClusterError):
+    """The API server refused a read to the kubeconfig's user (403): a permission is missing."""
+
+
 class AddonError(SuiteError):
     """An add-on (Kiali, Jaeger, Zipkin, Grafana, Prometheus, the storefront) answered badly."""
 
@@ -24,7 +28,3 @@ class AddonError(SuiteError):
 class DeployError(SuiteError):
     """A layer could not be deployed: a download, a checksum, an apply or a rollout that did not finish."""
 
-
-class ForbiddenError(ClusterError):
-    """The API server refused (403) to show something to the kubeconfig's user: a reader role may
-    lack a permission that a check can do without, and such a check says what it could not judge."""

@@ -155,10 +155,9 @@ class Cluster:
         status, body = self._send("GET", path, list(params), accept)
         if (status == 404 and missing_ok) or (status == 403 and forbidden_ok):
             return {}
-        if status == 403:
-            raise ForbiddenError(self._describe_error("GET", path, status, body))
         if status >= 300:
-            raise ClusterError(self._describe_error("GET", path, status, body))
+            error = ForbiddenError if status == 403 else ClusterError
+            raise error(self._describe_error("GET", path, status, body))
         try:
             return json.loads(body)
         except ValueError:
@@ -242,6 +241,15 @@ class Cluster:
             if key not in self._lists:
                 self._lists[key] = self._fetch(kind, namespace)
             return self._lists[key]
+
+    def list_readable(self, kind: Kind, namespace: str | None = None) -> list[Obj]:
+        """``list``, or nothing when the user may not list the kind: for reads that only refine another
+        check's answer (whether a wait can help), so that a missing permission fails the checks that
+        need the kind, and only those."""
+        try:
+            return self.list(kind, namespace)
+        except ForbiddenError:
+            return []
 
     def list_metadata(self, kind: Kind, namespace: str | None, field_selector: str = "") -> list[Obj]:
         """Names, labels and annotations only: how secrets are looked at, never their data.

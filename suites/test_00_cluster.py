@@ -21,7 +21,15 @@ def test_kube_system_pods_running(cluster, require, wait):
 def test_dashboard_deployed(cluster, profile, require, wait):
     namespace = profile.dashboard["namespace"]
     names = tuple(dict.fromkeys((profile.dashboard["deployment"], *DASHBOARD_DEPLOYMENTS)))
-    require(wait(lambda: checks.dashboard_deployed(cluster.list(kube.DEPLOYMENTS), namespace, names), kube.DEPLOYMENTS))
+    require(
+        wait(
+            lambda: checks.dashboard_deployed(
+                cluster.list(kube.DEPLOYMENTS), cluster.list_readable(kube.PODS), namespace, names
+            ),
+            kube.DEPLOYMENTS,
+            kube.PODS,
+        )
+    )
 
 
 @pytest.mark.nonblocking

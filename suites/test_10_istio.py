@@ -7,11 +7,23 @@ from meshcheck.checks import istio as checks
 
 
 def test_istiod_available(cluster, require, wait):
-    require(wait(lambda: checks.istiod_available(cluster.list(kube.DEPLOYMENTS)), kube.DEPLOYMENTS))
+    require(
+        wait(
+            lambda: checks.istiod_available(cluster.list(kube.DEPLOYMENTS), cluster.list_readable(kube.PODS)),
+            kube.DEPLOYMENTS,
+            kube.PODS,
+        )
+    )
 
 
 def test_istio_ingress_gateway_available(cluster, require, wait):
-    require(wait(lambda: checks.ingress_gateway_available(cluster.list(kube.DEPLOYMENTS)), kube.DEPLOYMENTS))
+    require(
+        wait(
+            lambda: checks.ingress_gateway_available(cluster.list(kube.DEPLOYMENTS), cluster.list_readable(kube.PODS)),
+            kube.DEPLOYMENTS,
+            kube.PODS,
+        )
+    )
 
 
 def test_istio_sidecar_injector_registered(cluster, require):

@@ -13,8 +13,11 @@ def test_boutique_namespace_found(cluster, profile, require):
 def test_boutique_deployments_available(cluster, boutique_namespace, profile, require, wait):
     require(
         wait(
-            lambda: checks.deployments_available(cluster.list(kube.DEPLOYMENTS), boutique_namespace, profile),
+            lambda: checks.deployments_available(
+                cluster.list(kube.DEPLOYMENTS), cluster.list_readable(kube.PODS), boutique_namespace, profile
+            ),
             kube.DEPLOYMENTS,
+            kube.PODS,
         )
     )
 

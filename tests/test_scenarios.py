@@ -50,6 +50,8 @@ EXPECT: dict[str, Expect] = {
                                                                        "is bound to none of the ClusterRoles"}),
     "dashboard-admin-lab-style": Expect(),
     "istiod-down": Expect({"test_istiod_available": "istio-system/istiod is not available"}, ISTIO_BLOCKS),
+    "istiod-crashlooping-for-days": Expect({"test_istiod_available": "istio-system/istiod is not available: 0/1 "
+                                            "replicas available (pod istiod-"}, ISTIO_BLOCKS),
     "ingress-gateway-down": Expect({"test_istio_ingress_gateway_available": "istio-ingressgateway is not available"},
                                    ISTIO_BLOCKS),
     "injector-missing": Expect({"test_istio_sidecar_injector_registered": "sidecar-injector.istio.io"},
@@ -63,7 +65,13 @@ EXPECT: dict[str, Expect] = {
                                    "test_boutique_deployments_available", "test_boutique_pods_have_ready_sidecars",
                                    "test_boutique_restarts_within_budget")}),
     "paymentservice-down": Expect({"test_boutique_deployments_available": "paymentservice (0/1 replicas",
-                                   "test_boutique_pods_have_ready_sidecars": "paymentservice"}, "boutique"),
+                                   "test_boutique_pods_have_ready_sidecars": "paymentservice",
+                                   "test_boutique_restarts_within_budget": "paymentservice-"}, "boutique"),
+    "boutique-crashlooping-for-days": Expect({"test_boutique_deployments_available": "currencyservice (0/1 replicas "
+                                              "available (pod currencyservice-",
+                                              "test_boutique_pods_have_ready_sidecars": "CrashLoopBackOff",
+                                              "test_boutique_restarts_within_budget": "(572 restarts)"}, "boutique"),
+    "rollout-in-progress": Expect(),
     "proxy-not-ready": Expect({"test_boutique_pods_have_ready_sidecars": "not ready: istio-proxy"}, "boutique"),
     "restarts": Expect({"test_boutique_restarts_within_budget": "(14 restarts)"}),
     "external-ip-pending": Expect({"test_gateway_has_external_address": "has no EXTERNAL-IP (pending)"}, "gateway"),
@@ -204,6 +212,29 @@ def test_a_client_certificate_alone_authenticates_every_request(runs: dict[str, 
     assert any("/proxy" in s["path"] for s in api)
     assert {s["user"] for s in api} == {"kubernetes-admin"}
     assert {s["user"] for s in runs["healthy"].served} == {""}
+
+
+DEPLOYMENTS = "/apis/apps/v1/deployments"
+
+
+@pytest.mark.parametrize("name", ["istiod-crashlooping-for-days", "boutique-crashlooping-for-days", "istiod-down",
+                                  "paymentservice-down"])
+def test_a_long_crash_loop_fails_without_waiting(runs: dict[str, Run], name: str) -> None:
+    """Still Progressing=True, but unavailable for long with a pod that has restarted again and again:
+    nothing will change by waiting, so the Deployments are read once (a wait would read them again)."""
+    listed = [s for s in runs[name].served if s["server"] == "api" and s["path"] == DEPLOYMENTS]
+    assert len(listed) == 1, listed
+    assert "CrashLoopBackOff" in next(iter(runs[name].failed().values())).message
+
+
+def test_a_rollout_in_progress_is_waited_for_and_then_passes(runs: dict[str, Run]) -> None:
+    """The Deployment is unavailable at first, mid-rollout; the suite waits (reads the Deployments and pods
+    again) and, the rollout done, every check passes."""
+    run = runs["rollout-in-progress"]
+    api = [s for s in run.served if s["server"] == "api"]
+    assert len([s for s in api if s["path"] == DEPLOYMENTS]) > 1
+    assert len([s for s in api if s["path"] == "/api/v1/pods"]) > 1
+    assert run.code == 0 and {t.outcome for t in run.tests.values()} == {"passed"}
 
 
 def test_healthy_run_stays_within_the_request_budget(runs: dict[str, Run]) -> None:

@@ -29,7 +29,8 @@ def namespace_found(deployments: list[Obj], profile: Profile) -> CheckResult:
     return ok("boutique.namespace_found", f"{profile.name} runs in namespace {namespace}", namespace=namespace)
 
 
-def deployments_available(deployments: list[Obj], namespace: str, profile: Profile) -> CheckResult:
+def deployments_available(deployments: list[Obj], pods: list[Obj], namespace: str, profile: Profile) -> CheckResult:
+    """Every workload of the profile has an available Deployment; the pods say whether waiting can help."""
     check = "boutique.deployments_available"
     present = {o.name(d): d for d in o.in_namespace(deployments, namespace)}
     missing = [w for w in profile.workloads if w not in present]
@@ -39,7 +40,7 @@ def deployments_available(deployments: list[Obj], namespace: str, profile: Profi
         if missing:
             parts.append(f"missing: {listing(missing)}")
         if down:
-            parts.append("not available: " + listing(f"{o.name(d)} ({o.deployment_state(d)})" for d in down))
+            parts.append("not available: " + listing(f"{o.name(d)} ({o.deployment_state(d, pods)})" for d in down))
         fix = (
             f"apply {profile.name}'s manifests to namespace {namespace}"
             if missing
@@ -50,7 +51,7 @@ def deployments_available(deployments: list[Obj], namespace: str, profile: Profi
             f"{len(missing) + len(down)} of {len(profile.workloads)} Deployments in {namespace} "
             f"{'is' if len(missing) + len(down) == 1 else 'are'} not available ({'; '.join(parts)})",
             fix,
-            settled=all(o.deployment_settled(d) for d in down),
+            settled=all(o.deployment_settled(d, pods) for d in down),
             missing=missing,
             unavailable=[o.name(d) for d in down],
         )

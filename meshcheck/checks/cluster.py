@@ -70,7 +70,10 @@ def system_pods_running(pods: list[Obj]) -> CheckResult:
     return ok("cluster.system_pods_running", f"all {len(system)} kube-system pods are running")
 
 
-def dashboard_deployed(deployments: list[Obj], namespace: str, names: tuple[str, ...]) -> CheckResult:
+def dashboard_deployed(
+    deployments: list[Obj], pods: list[Obj], namespace: str, names: tuple[str, ...]
+) -> CheckResult:
+    """The dashboard's Deployment is available; its pods say whether waiting can still help."""
     found = [d for d in o.in_namespace(deployments, namespace) if o.name(d) in names]
     if not found:
         return fail(
@@ -82,9 +85,9 @@ def dashboard_deployed(deployments: list[Obj], namespace: str, names: tuple[str,
     if not o.deployment_available(dep):
         return fail(
             "cluster.dashboard_deployed",
-            f"Deployment {o.ref(dep)} is not available: {o.deployment_state(dep)}",
+            f"Deployment {o.ref(dep)} is not available: {o.deployment_state(dep, pods)}",
             f"see 'kubectl -n {namespace} describe deployment {o.name(dep)}' and its pods' logs",
-            settled=o.deployment_settled(dep),
+            settled=o.deployment_settled(dep, pods),
         )
     return ok("cluster.dashboard_deployed", f"Deployment {o.ref(dep)} is available")
 

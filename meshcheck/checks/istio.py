@@ -12,7 +12,7 @@ Obj = o.Obj
 INGRESS_LABELS = ({"istio": "ingressgateway"}, {"gateway.istio.io/managed": "istio.io-gateway-controller"})
 
 
-def _available(check: str, what: str, found: list[Obj], missing_fix: str) -> CheckResult:
+def _available(check: str, what: str, found: list[Obj], pods: list[Obj], missing_fix: str) -> CheckResult:
     if not found:
         return fail(check, f"no {what} Deployment in any namespace", missing_fix)
     good = [d for d in found if o.deployment_available(d)]
@@ -20,22 +20,24 @@ def _available(check: str, what: str, found: list[Obj], missing_fix: str) -> Che
         dep = found[0]
         return fail(
             check,
-            f"{what} Deployment {o.ref(dep)} is not available: {o.deployment_state(dep)}",
+            f"{what} Deployment {o.ref(dep)} is not available: {o.deployment_state(dep, pods)}",
             f"see 'kubectl -n {o.namespace(dep)} describe deployment {o.name(dep)}' and "
             f"'kubectl -n {o.namespace(dep)} logs deploy/{o.name(dep)}'",
-            settled=o.deployment_settled(dep),
+            settled=all(o.deployment_settled(d, pods) for d in found),
         )
     return ok(check, f"{what} Deployment {listing(o.ref(d) for d in good)} is available")
 
 
-def istiod_available(deployments: list[Obj]) -> CheckResult:
+def istiod_available(deployments: list[Obj], pods: list[Obj]) -> CheckResult:
+    """istiod's Deployment is available; ``pods`` (every pod read) tell whether waiting can still help."""
     found = [d for d in deployments if o.labels(d).get("app") == "istiod" or o.name(d) == "istiod"]
     return _available(
-        "istio.istiod_available", "istiod", found, "install Istio: istioctl install --set profile=demo -y"
+        "istio.istiod_available", "istiod", found, pods, "install Istio: istioctl install --set profile=demo -y"
     )
 
 
-def ingress_gateway_available(deployments: list[Obj]) -> CheckResult:
+def ingress_gateway_available(deployments: list[Obj], pods: list[Obj]) -> CheckResult:
+    """An ingress gateway Deployment (classic or Gateway API) is available; ``pods`` as for istiod."""
     found = [
         d for d in deployments if any(all(o.labels(d).get(k) == v for k, v in want.items()) for want in INGRESS_LABELS)
     ]
@@ -43,6 +45,7 @@ def ingress_gateway_available(deployments: list[Obj]) -> CheckResult:
         "istio.ingress_gateway_available",
         "ingress gateway",
         found,
+        pods,
         "install Istio with an ingress gateway (istioctl install --set profile=demo -y), or "
         "apply Online Boutique's Istio component, which creates a Gateway API gateway",
     )

@@ -8,28 +8,46 @@ add-ons' samples), then bends it as the scenario says. The result is a ``World``
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import yaml
 
+from meshcheck.errors import ConfigError
 from meshcheck.sim import kinds as k
 from meshcheck.sim.addons import kiali_config as sim_kiali
-from meshcheck.sim.scenario import release
-from meshcheck.sim.world import World
+from meshcheck.sim.scenario import duration, release
+from meshcheck.sim.world import Change, World
 
 Obj = dict[str, Any]
 Model = dict[str, Any]
 
 
+# How long ago the simulated cluster was created (kind create cluster), unless a workload has been
+# broken for longer: a workload that has crash-looped for days lives in a cluster at least that old.
+UPTIME = 3 * 3600.0
+# How long an unavailable workload has crash-looped, unless the scenario's crash_looping says.
+BROKEN_FOR = 3600.0
+# How long before the cluster was built a scenario's rollout began, and how long after its start it ends.
+ROLLOUT_BEGAN, ROLLOUT_TAKES = 6.0, 4.0
+
+
 class Builder:
     def __init__(self, model: Model, storefront_ip: str | None, storefront_port: int) -> None:
         self.model = model
-        self.clock = k.Clock(time.time() - 3 * 3600)
+        self.crash_looping = {name: duration(v) for name, v in (model.get("crash_looping") or {}).items()}
+        self.rolling_out: dict[str, dict[str, Any]] = {
+            name: dict(spec or {}) for name, spec in (model.get("rolling_out") or {}).items()
+        }
+        now = time.time()
+        self.clock = k.Clock(now - max([UPTIME, *(UPTIME + s for s in self.crash_looping.values())]), now)
         self.objects: dict[str, list[Obj]] = {}
+        self.changes: list[Change] = []
         self.storefront_ip = storefront_ip
         self.storefront_port = storefront_port
         self.nodes = [n["name"] for n in model["nodes"] if not n.get("control_plane")] or [model["nodes"][0]["name"]]
         self._ip = 10
+        self._built: set[str] = set()
 
     def add(self, plural: str, obj: Obj) -> Obj:
         self.objects.setdefault(plural, []).append(obj)
@@ -38,6 +56,22 @@ class Builder:
     def next_ip(self) -> str:
         self._ip += 1
         return f"10.244.{1 + self._ip // 250}.{self._ip % 250 + 2}"
+
+    def down(self, name: str, available: bool = True) -> float | None:
+        """How long the Deployment ``name`` has crash-looped, or None when it runs: the scenario's
+        crash_looping, else BROKEN_FOR for a workload its layer's settings mark unavailable."""
+        if name in self.crash_looping:
+            return self.crash_looping[name]
+        return None if available else BROKEN_FOR
+
+    def check_names(self) -> None:
+        """A scenario that names a Deployment the cluster does not have would silently test nothing."""
+        for setting, names in (("crash_looping", self.crash_looping), ("rolling_out", self.rolling_out)):
+            unknown = sorted(set(names) - self._built)
+            if unknown:
+                raise ConfigError(
+                    f"scenario setting {setting} names no Deployment of the cluster: {', '.join(unknown)}"
+                )
 
     # --- a Deployment and its pods, the way a ReplicaSet leaves them --------------------------
 
@@ -57,6 +91,10 @@ class Builder:
         annotations: dict[str, str] | None = None,
         service_account: str = "default",
     ) -> None:
+        """A Deployment whose rollout completed as the cluster came up, with its pods: running, or (not
+        ``available``) crash-looping since ``down`` says, its Deployment still Progressing=True; or, when
+        the scenario rolls it out, mid-rollout now and complete a few seconds after the cluster starts."""
+        self._built.add(name)
         labels = labels or {"app": name}
         pod_labels = dict(labels)
         init: list[Obj] = []
@@ -92,6 +130,33 @@ class Builder:
             "metadata": {"labels": labels, "annotations": annotations or {}},
             "spec": {"containers": [dict(c) for c in containers]},
         }
+        main = containers[0]["name"]
+        crashing = self.down(name, available)
+        ips: dict[int, str] = {}
+
+        def pod(index: int, life: k.Timeline) -> Obj:
+            up = crashing is None
+            return k.pod(
+                self.clock,
+                k.pod_name(name, index),
+                ns,
+                labels=pod_labels,
+                containers=containers,
+                node_name=self.nodes[index % len(self.nodes)],
+                ip=ips.setdefault(index, self.next_ip()),
+                init_containers=init,
+                ready={"istio-proxy": proxy_ready, main: up},
+                restarts={main: restarts},
+                annotations=pod_annotations,
+                waiting={main: waiting} if waiting else ({main: "CrashLoopBackOff"} if not up else None),
+                owner=k.owner("ReplicaSet", f"{name}-{k._hash(name)}", ns),
+                service_account=service_account,
+                life=life,
+            )
+
+        if name in self.rolling_out:
+            self._rollout(name, ns, labels, template, pod, self.rolling_out[name])
+            return
         self.add(
             "deployments",
             k.deployment(
@@ -101,29 +166,45 @@ class Builder:
                 labels=labels,
                 template=template,
                 replicas=replicas,
-                available=replicas if available else 0,
-                stuck=not available,
+                available=0 if crashing is not None else replicas,
+                available_since=self.clock.ago(crashing) if crashing is not None else None,
             ),
         )
-        main = containers[0]["name"]
         for index in range(replicas):
-            pod_obj = k.pod(
-                self.clock,
-                k.pod_name(name, index),
-                ns,
-                labels=pod_labels,
-                containers=containers,
-                node_name=self.nodes[index % len(self.nodes)],
-                ip=self.next_ip(),
-                init_containers=init,
-                ready={"istio-proxy": proxy_ready, main: available},
-                restarts={main: restarts},
-                annotations=pod_annotations,
-                waiting={main: waiting} if waiting else ({main: "CrashLoopBackOff"} if not available else None),
-                owner=k.owner("ReplicaSet", f"{name}-{k._hash(name)}", ns),
-                service_account=service_account,
+            self.add("pods", pod(index, k.Timeline.with_cluster(self.clock, crashing)))
+
+    def _rollout(
+        self,
+        name: str,
+        ns: str,
+        labels: dict[str, str],
+        template: Obj,
+        pod: Callable[[int, k.Timeline], Obj],
+        spec: dict[str, Any],
+    ) -> None:
+        """A Deployment applied ROLLOUT_BEGAN seconds ago: its new ReplicaSet has one pod so far, still
+        initializing; ``completes_after`` seconds after the cluster starts every replica is up and the
+        Deployment available (a timed ``Change``)."""
+        replicas = int(spec.get("replicas", 2))
+        after = duration(spec.get("completes_after", ROLLOUT_TAKES))
+        clock, began = self.clock, ROLLOUT_BEGAN
+        common = {"labels": labels, "template": template, "replicas": replicas, "created": clock.ago(began)}
+        self.add(
+            "deployments",
+            k.deployment(
+                clock, name, ns, **common, available=0, updated=1, progressed=clock.ago(began - 2), rolling=True
+            ),
+        )
+        self.add("pods", pod(0, k.Timeline(began - 1, None)))
+        done = k.deployment(clock, name, ns, **common, available_since=clock.ago(-after), progressed=clock.ago(-after))
+        pods = [pod(index, k.Timeline(began - 1 - index / replicas, -after)) for index in range(replicas)]
+        self.changes.append(
+            Change(
+                after,
+                put=(("deployments", done), *(("pods", p) for p in pods)),
+                what=f"the rollout of Deployment {ns}/{name} completes",
             )
-            self.add("pods", pod_obj)
+        )
 
     @property
     def proxy_version(self) -> str:
@@ -141,10 +222,12 @@ def build_world(model: Model, storefront_ip: str | None, storefront_port: int) -
     _metallb(b)
     _addons(b)
     boutique = model["boutique"]
+    b.check_names()
     running = tuple(
         d["metadata"]["name"]
         for d in b.objects.get("deployments", [])
-        if d["metadata"]["namespace"] == boutique["namespace"] and d["status"].get("availableReplicas")
+        if d["metadata"]["namespace"] == boutique["namespace"]
+        and (d["status"].get("availableReplicas") or d["metadata"]["name"] in b.rolling_out)
     )
     return World(
         namespace=boutique["namespace"],
@@ -155,6 +238,7 @@ def build_world(model: Model, storefront_ip: str | None, storefront_port: int) -
         addons=model.get("addons") or {},
         objects=b.objects,
         started=b.clock.started,
+        changes=b.changes,
     )
 
 
@@ -326,7 +410,7 @@ def _boutique(b: Builder) -> tuple[tuple[str, str], ...]:
     b.add("namespaces", k.namespace(b.clock, ns, labels))
     if not spec.get("deployed", True):
         return ()
-    unavailable = set(spec.get("unavailable") or [])
+    unavailable = set(spec.get("unavailable") or []) | {w for w in spec["workloads"] if b.down(w) is not None}
     proxy_not_ready = set(spec.get("proxy_not_ready") or [])
     restarts = spec.get("restarts") or {}
     release = spec.get("release", "v0.8.0")

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -20,14 +22,27 @@ Obj = dict[str, Any]
 
 
 class Clock:
-    """Timestamps relative to when the simulated cluster 'started', so ages look real."""
+    """Timestamps relative to when the simulated cluster 'started' (``at``) or to the moment it was
+    built (``ago``), so ages look real."""
 
-    def __init__(self, started: float) -> None:
+    def __init__(self, started: float, now: float | None = None) -> None:
         self.started = started
+        self.now = time.time() if now is None else now
 
     def at(self, offset: float = 0.0) -> str:
-        moment = datetime.fromtimestamp(self.started + offset, tz=timezone.utc)
-        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return _stamp(self.started + offset)
+
+    def ago(self, seconds: float) -> str:
+        """``seconds`` before the cluster was built; negative: after, for state it reaches by itself."""
+        return _stamp(self.now - seconds)
+
+    @property
+    def uptime(self) -> float:
+        return self.now - self.started
+
+
+def _stamp(moment: float) -> str:
+    return datetime.fromtimestamp(moment, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _uid(*parts: str) -> str:
@@ -65,10 +80,19 @@ def meta(
     return metadata
 
 
-def condition(kind: str, ok: bool, clock: Clock, reason: str = "", message: str = "", heartbeat: bool = False) -> Obj:
-    cond = {"type": kind, "status": "True" if ok else "False", "lastTransitionTime": clock.at(60)}
+def condition(
+    kind: str,
+    ok: bool,
+    clock: Clock,
+    reason: str = "",
+    message: str = "",
+    heartbeat: bool = False,
+    since: str | None = None,
+) -> Obj:
+    """A status condition; ``since`` is its lastTransitionTime (default: a minute after the cluster started)."""
+    cond = {"type": kind, "status": "True" if ok else "False", "lastTransitionTime": since or clock.at(60)}
     if heartbeat:
-        cond["lastHeartbeatTime"] = clock.at(3 * 3600 - 30)
+        cond["lastHeartbeatTime"] = clock.ago(30)
     if reason:
         cond["reason"] = reason
     if message:
@@ -216,14 +240,70 @@ def container(name: str, image: str, ports: list[int] | None = None, **extra: An
     return spec
 
 
+# kubelet restarts a crashed container after a back-off that starts at 10 s and doubles up to 5 minutes
+# (pkg/kubelet/kuberuntime); the container of a crash loop runs a few seconds each time.
+BACK_OFF_START, BACK_OFF_MAX, CRASH_RUN = 10.0, 300.0, 4.0
+
+
+def crash_restarts(seconds: float) -> int:
+    """How many times kubelet has restarted a container that has crash-looped for ``seconds``."""
+    count, elapsed, delay = 0, CRASH_RUN, BACK_OFF_START
+    while elapsed + delay + CRASH_RUN <= seconds:
+        elapsed += delay + CRASH_RUN
+        count += 1
+        delay = min(delay * 2, BACK_OFF_MAX)
+    return count
+
+
+def back_off(restarts: int) -> float:
+    return min(BACK_OFF_START * 2 ** max(restarts - 1, 0), BACK_OFF_MAX)
+
+
+def go_duration(seconds: float) -> str:
+    """A duration as Go prints it in kubelet's messages: 10s, 1m20s, 5m0s."""
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes}m{rest}s" if minutes else f"{rest}s"
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """When a pod was created, started and came up, in seconds before the clock's ``now`` (``up`` None:
+    not yet), and since when it has crash-looped (``crashing``: its app container's restarts follow)."""
+
+    created: float
+    up: float | None
+    crashing: float | None = None
+
+    @classmethod
+    def with_cluster(cls, clock: Clock, crashing: float | None = None) -> Timeline:
+        """A pod that came up with the cluster: created as it started, running two minutes later."""
+        return cls(clock.uptime, clock.uptime - 120, crashing)
+
+    @property
+    def started(self) -> float:
+        return self.created - min(30.0, self.created / 4)
+
+    def init_done(self) -> tuple[float, float]:
+        """(startedAt, finishedAt) of a completed init container: from the pod's start, halfway to up."""
+        up = self.up if self.up is not None else self.started - 2
+        return self.started, (self.started + up) / 2
+
+
 def container_status(
-    clock: Clock, spec: Obj, *, ready: bool = True, restarts: int = 0, waiting: str | None = None
+    clock: Clock,
+    spec: Obj,
+    *,
+    ready: bool = True,
+    restarts: int = 0,
+    waiting: str | None = None,
+    life: Timeline | None = None,
+    pod_ref: str = "",
 ) -> Obj:
+    """A container's status as kubelet reports it: running since the pod came up, waiting for a reason,
+    not created yet (``life.up`` None), or in a crash loop (``life.crashing``, when ``waiting`` is
+    CrashLoopBackOff: restarts, the back-off and the last run's exit as kubelet records them)."""
+    life = life or Timeline.with_cluster(clock)
     image = spec["image"]
-    if waiting:
-        state: Obj = {"waiting": {"reason": waiting, "message": f"back-off restarting failed container {spec['name']}"}}
-    else:
-        state = {"running": {"startedAt": clock.at(120)}}
     status: Obj = {
         "name": spec["name"],
         "image": image,
@@ -232,9 +312,41 @@ def container_status(
         "ready": ready,
         "restartCount": restarts,
         "started": not waiting,
-        "state": state,
+        "state": {},
         "lastState": {},
     }
+    if waiting == "CrashLoopBackOff" and life.crashing is not None:
+        restarts = max(crash_restarts(life.crashing), 1)
+        delay = back_off(restarts)
+        finished = delay / 3
+        status["restartCount"] = restarts
+        status["containerID"] = f"containerd://{_hash(spec['name'], image, str(restarts), length=64)}"
+        status["state"] = {
+            "waiting": {
+                "reason": waiting,
+                "message": f"back-off {go_duration(delay)} restarting failed container={spec['name']} pod={pod_ref}",
+            }
+        }
+        status["lastState"] = {
+            "terminated": {
+                "exitCode": 1,
+                "reason": "Error",
+                "startedAt": clock.ago(finished + CRASH_RUN),
+                "finishedAt": clock.ago(finished),
+                "containerID": status["containerID"],
+            }
+        }
+        return status
+    if waiting in ("PodInitializing", "ContainerCreating"):
+        del status["containerID"]  # nothing created yet, no image pulled
+        status["imageID"] = ""
+        status["state"] = {"waiting": {"reason": waiting}}
+        return status
+    if waiting:
+        message = f"back-off restarting failed container {spec['name']}"
+        status["state"] = {"waiting": {"reason": waiting, "message": message}}
+    else:
+        status["state"] = {"running": {"startedAt": clock.ago(life.up if life.up is not None else 0)}}
     if restarts:
         status["lastState"] = {
             "terminated": {"exitCode": 1, "reason": "Error", "startedAt": clock.at(90), "finishedAt": clock.at(100)}
@@ -258,43 +370,61 @@ def pod(
     annotations: dict[str, str] | None = None,
     owner: Obj | None = None,
     service_account: str = "default",
+    life: Timeline | None = None,
 ) -> Obj:
+    """A pod as kubelet reports it. ``life`` says when it was created and came up (default: with the
+    cluster); one not up yet is Pending with its first init container running (or its containers
+    being created), and one whose container crash-loops has been unready since the loop began."""
+    life = life or Timeline.with_cluster(clock)
     ready = ready or {}
     restarts = restarts or {}
     waiting = waiting or {}
     init_containers = init_containers or []
+    pod_ref = f"{name}_{ns}({_uid(ns, name)})"
+    pending = life.up is None
+    natives = [c for c in init_containers if c.get("restartPolicy") == "Always"]
+    plain_init = [c for c in init_containers if c not in natives]
+    creating = "PodInitializing" if plain_init else "ContainerCreating"
 
     def status_of(spec: Obj) -> Obj:
+        reason = creating if pending else waiting.get(spec["name"])
         return container_status(
             clock,
             spec,
-            ready=ready.get(spec["name"], True) and spec["name"] not in waiting,
+            ready=ready.get(spec["name"], True) and reason is None,
             restarts=restarts.get(spec["name"], 0),
-            waiting=waiting.get(spec["name"]),
+            waiting=reason,
+            life=life,
+            pod_ref=pod_ref,
         )
 
-    natives = [c for c in init_containers if c.get("restartPolicy") == "Always"]
     init_statuses = []
-    for spec in init_containers:
+    for index, spec in enumerate(init_containers):
         if spec in natives:
             init_statuses.append(status_of(spec))
+        elif pending and index == 0:
+            running = container_status(clock, spec, ready=False, life=Timeline(life.created, life.started))
+            init_statuses.append(running)
+        elif pending:
+            init_statuses.append(container_status(clock, spec, ready=False, waiting="PodInitializing"))
         else:
-            done = container_status(clock, spec, ready=False)
+            done = container_status(clock, spec, ready=False, life=life)
             done["started"] = False
+            began, ended = life.init_done()
             done["state"] = {
                 "terminated": {
                     "exitCode": 0,
                     "reason": "Completed",
-                    "startedAt": clock.at(100),
-                    "finishedAt": clock.at(110),
+                    "startedAt": clock.ago(began),
+                    "finishedAt": clock.ago(ended),
                     "containerID": done["containerID"],
                 }
             }
             init_statuses.append(done)
     statuses = [status_of(c) for c in containers]
-    all_ready = all(
-        s["ready"] for s in statuses + [s for s in init_statuses if s["name"] in {n["name"] for n in natives}]
-    )
+    must_be_ready = statuses + [s for s in init_statuses if s["name"] in {n["name"] for n in natives}]
+    all_ready = all(s["ready"] for s in must_be_ready)
+    unready = " ".join(s["name"] for s in must_be_ready if not s["ready"])
     spec: Obj = {
         "containers": containers,
         "nodeName": node_name,
@@ -326,28 +456,53 @@ def pod(
     if init_containers:
         spec["initContainers"] = init_containers
     metadata = meta(clock, name, ns, labels=labels, annotations=annotations)
+    metadata["creationTimestamp"] = clock.ago(life.created)
     if owner:
         metadata["ownerReferences"] = [owner]
         metadata["generateName"] = name.rsplit("-", 1)[0] + "-"
+    # Conditions of a pod that came up with the cluster keep their old look (a minute in); others
+    # changed when the pod started, came up, or began to crash-loop.
+    with_cluster = life.created == clock.uptime
+    began = clock.at(60) if with_cluster else clock.ago(life.started)
+    came_up = began if with_cluster or pending else clock.ago(life.up or 0)
+    readiness = clock.ago(life.crashing) if life.crashing is not None and not all_ready else came_up
+    if pending:
+        readiness = began
+    conditions = [
+        condition("PodReadyToStartContainers", True, clock, since=began),
+        condition(
+            "Initialized",
+            not (pending and plain_init),
+            clock,
+            "ContainersNotInitialized" if pending and plain_init else "",
+            f"containers with incomplete status: [{plain_init[0]['name']}]" if pending and plain_init else "",
+            since=began,
+        ),
+        condition(
+            "Ready",
+            all_ready,
+            clock,
+            "" if all_ready else "ContainersNotReady",
+            "" if all_ready else f"containers with unready status: [{unready}]",
+            since=readiness,
+        ),
+        condition(
+            "ContainersReady",
+            all_ready,
+            clock,
+            "" if all_ready else "ContainersNotReady",
+            "" if all_ready else f"containers with unready status: [{unready}]",
+            since=readiness,
+        ),
+        condition("PodScheduled", True, clock, since=clock.at(60) if with_cluster else clock.ago(life.created)),
+    ]
     status: Obj = {
-        "phase": "Running",
-        "conditions": [
-            condition("PodReadyToStartContainers", True, clock),
-            condition("Initialized", True, clock),
-            condition(
-                "Ready",
-                all_ready,
-                clock,
-                "" if all_ready else "ContainersNotReady",
-                "" if all_ready else "containers with unready status",
-            ),
-            condition("ContainersReady", all_ready, clock, "" if all_ready else "ContainersNotReady"),
-            condition("PodScheduled", True, clock),
-        ],
+        "phase": "Pending" if pending else "Running",
+        "conditions": conditions,
         "hostIP": f"172.18.0.{2 + (sum(map(ord, node_name)) % 3)}",
         "podIP": ip,
         "podIPs": [{"ip": ip}],
-        "startTime": clock.at(30),
+        "startTime": clock.ago(life.started),
         "qosClass": "Burstable",
         "containerStatuses": statuses,
     }
@@ -365,47 +520,66 @@ def deployment(
     template: Obj,
     replicas: int = 1,
     available: int | None = None,
-    stuck: bool = False,
+    updated: int | None = None,
+    created: str | None = None,
+    available_since: str | None = None,
+    progressed: str | None = None,
+    rolling: bool = False,
 ) -> Obj:
+    """A Deployment as its controller leaves it (pkg/controller/deployment).
+
+    By default its rollout completed as the cluster came up: Progressing=True NewReplicaSetAvailable,
+    which it keeps when its pods later crash-loop (fewer ``available``, ``Available=False`` since
+    ``available_since``): the progress deadline applies only during a rollout. ``rolling``: a rollout
+    under way, the new ReplicaSet at ``updated`` replicas so far (Progressing=True ReplicaSetUpdated,
+    last moved at ``progressed``). Progressing keeps the lastTransitionTime of its creation: its status
+    never changed, only its reason and lastUpdateTime.
+    """
     available = replicas if available is None else available
+    updated = replicas if updated is None else updated
+    created = created or clock.at()
+    began = created if rolling or created != clock.at() else clock.at(60)
     ok = available >= min(replicas, 1)
-    conditions = [
-        condition(
-            "Available",
-            ok,
-            clock,
-            "MinimumReplicasAvailable" if ok else "MinimumReplicasUnavailable",
-            "Deployment has minimum availability." if ok else "Deployment does not have minimum availability.",
-        ),
-        condition(
-            "Progressing",
-            not stuck,
-            clock,
-            "ProgressDeadlineExceeded" if stuck else "NewReplicaSetAvailable",
-            f'ReplicaSet "{name}-{_hash(name)}" has timed out progressing.'
-            if stuck
-            else f'ReplicaSet "{name}-{_hash(name)}" has successfully progressed.',
-        ),
-    ]
-    for cond in conditions:
-        cond["lastUpdateTime"] = cond["lastTransitionTime"]
+    replica_set = f"{name}-{_hash(name)}"
+    available_condition = condition(
+        "Available",
+        ok,
+        clock,
+        "MinimumReplicasAvailable" if ok else "MinimumReplicasUnavailable",
+        "Deployment has minimum availability." if ok else "Deployment does not have minimum availability.",
+        since=available_since or began,
+    )
+    available_condition["lastUpdateTime"] = available_condition["lastTransitionTime"]
+    progressing = condition(
+        "Progressing",
+        True,
+        clock,
+        "ReplicaSetUpdated" if rolling else "NewReplicaSetAvailable",
+        f'ReplicaSet "{replica_set}" is progressing.'
+        if rolling
+        else f'ReplicaSet "{replica_set}" has successfully progressed.',
+        since=began,
+    )
+    progressing["lastUpdateTime"] = progressed or began
+    pods = updated if rolling else replicas
     status: Obj = {
         "observedGeneration": 1,
-        "replicas": replicas,
-        "updatedReplicas": replicas,
+        "replicas": pods,
+        "updatedReplicas": updated,
         "readyReplicas": available,
         "availableReplicas": available,
-        "conditions": conditions,
+        "conditions": [available_condition, progressing],
     }
-    if available < replicas:
-        status["unavailableReplicas"] = replicas - available
-    for key in ("readyReplicas", "availableReplicas"):
+    if available < max(pods, replicas):
+        status["unavailableReplicas"] = max(pods, replicas) - available
+    for key in ("updatedReplicas", "readyReplicas", "availableReplicas"):
         if not status[key]:
             del status[key]  # the API omits zero counts
+    revision = {"deployment.kubernetes.io/revision": "1"}
+    metadata = meta(clock, name, ns, labels=labels, generation=1, annotations=revision)
+    metadata["creationTimestamp"] = created
     return {
-        "metadata": meta(
-            clock, name, ns, labels=labels, generation=1, annotations={"deployment.kubernetes.io/revision": "1"}
-        ),
+        "metadata": metadata,
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": dict(template["metadata"]["labels"])},

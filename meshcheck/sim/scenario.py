@@ -27,6 +27,19 @@ def release(text: object) -> tuple[int, ...]:
     return tuple(int(n) for n in numbers[:3]) if numbers else (0,)
 
 
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration(value: object) -> float:
+    """Seconds from a scenario's duration: a number of seconds, or "90s", "45m", "3h", "2d"."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", str(value))
+    if match is None:
+        raise ConfigError(f"{value!r} is not a duration: write seconds, or a number with s, m, h or d (3d)")
+    return float(match[1]) * _UNITS[match[2]]
+
+
 def available() -> list[str]:
     """The names of the bundled scenarios."""
     return sorted(p.stem for p in BUNDLED.glob("*.yaml"))

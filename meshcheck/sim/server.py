@@ -186,8 +186,9 @@ class SimCluster:
         }
 
     def dispatch(self, server: str, request: SimRequest) -> SimResponse:
+        assert self.world is not None
+        self.world.advance()  # what the cluster did by itself since the last request (a rollout completing)
         if server == "storefront":
-            assert self.world is not None
             return self.routes[(self.world.namespace, "frontend")](request)
         if self.latency:
             time.sleep(self.latency)

@@ -2,17 +2,36 @@
 
 The scenario builder (``meshcheck.sim.scenario``) produces one ``World``: the Kubernetes objects
 it serves and the facts the add-ons derive their answers from (which calls carry traffic, which
-version runs), plus each add-on's knobs from the scenario file. Handlers read it and never
-change it, so one world can serve many threads.
+version runs), plus each add-on's knobs from the scenario file.
+
+A real cluster also changes by itself: a rollout completes a few seconds after it started. The
+world holds such changes with the time they are due (``Change``), and the server applies the due
+ones before it serves each request (``advance``). A change swaps in new lists of objects instead
+of editing the ones a handler may be reading, under one lock, so one world serves many threads;
+the same two operations (``put``, ``remove``) are where writes will land when the simulated cluster
+grows a reconciler.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 Edge = tuple[str, str]
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Change:
+    """What the cluster does by itself ``after`` seconds from its start: objects put in place (replacing
+    any of the same kind, namespace and name) and objects removed, as (plural, namespace, name)."""
+
+    after: float
+    put: tuple[tuple[str, Obj], ...] = ()
+    remove: tuple[tuple[str, str, str], ...] = ()
+    what: str = ""
 
 
 @dataclass
@@ -25,6 +44,9 @@ class World:
     addons: dict[str, dict[str, Any]]      # scenario knobs per handler: "kiali", "tracing", ...
     objects: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by plural: "pods"
     started: float = field(default_factory=lambda: time.time() - 3 * 3600)
+    changes: list[Change] = field(default_factory=list)  # not yet applied, in any order
+    born: float = field(default_factory=time.monotonic)  # when the cluster started: changes count from here
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def knobs(self, addon: str) -> dict[str, Any]:
         return self.addons.get(addon) or {}
@@ -38,6 +60,46 @@ class World:
             return list(items)
         return [o for o in items if o["metadata"].get("namespace") == namespace]
 
+    # --- the cluster changing by itself -------------------------------------------------------
+
+    def advance(self) -> list[Change]:
+        """Apply the changes that are due, oldest first; returns them. Cheap when nothing is pending."""
+        if not self.changes:
+            return []
+        with self._lock:
+            elapsed = time.monotonic() - self.born
+            due = sorted((c for c in self.changes if c.after <= elapsed), key=lambda c: c.after)
+            self.changes = [c for c in self.changes if c.after > elapsed]
+            for change in due:
+                for plural, namespace, name in change.remove:
+                    self._remove(plural, namespace, name)
+                for plural, obj in change.put:
+                    self._put(plural, obj)
+            return due
+
+    def put(self, plural: str, obj: Obj) -> None:
+        """Store an object in place of the one of the same kind, namespace and name, or add it."""
+        with self._lock:
+            self._put(plural, obj)
+
+    def remove(self, plural: str, namespace: str, name: str) -> None:
+        with self._lock:
+            self._remove(plural, namespace, name)
+
+    def _put(self, plural: str, obj: Obj) -> None:
+        key = _key(obj)
+        items = self.objects.get(plural, [])
+        if any(_key(o) == key for o in items):
+            self.objects[plural] = [obj if _key(o) == key else o for o in items]
+        else:
+            self.objects[plural] = [*items, obj]
+
+    def _remove(self, plural: str, namespace: str, name: str) -> None:
+        items = self.objects.get(plural, [])
+        self.objects[plural] = [o for o in items if _key(o) != (namespace, name)]
+
+    # --- facts derived from the objects -------------------------------------------------------
+
     def addon_version(self, addon: str, image: str, default: str) -> str:
         """An add-on's version: its scenario knob, else the tag of the ``image`` (repository path,
         e.g. "grafana/grafana" or "prom/prometheus") the add-on runs, else ``default``."""
@@ -50,3 +112,8 @@ class World:
                 if tag and (repository == image or repository.endswith("/" + image)):
                     return tag.lstrip("v")
         return default
+
+
+def _key(obj: Obj) -> tuple[str, str]:
+    metadata = obj.get("metadata") or {}
+    return metadata.get("namespace", ""), metadata.get("name", "")

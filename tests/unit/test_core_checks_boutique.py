@@ -59,15 +59,16 @@ def test_find_namespace_prefers_the_profile_order():
 
 
 def test_deployments_available_passes_in_the_healthy_world(healthy):
-    result = checks.deployments_available(healthy.objects["deployments"], NS, PROFILE)
+    result = checks.deployments_available(healthy.objects["deployments"], healthy.objects["pods"], NS, PROFILE)
     assert result.passed and "all 12 Deployments" in result.message
 
 
 def test_unavailable_deployment_is_named_with_state():
     world = world_of("paymentservice-down")
-    result = checks.deployments_available(world.objects["deployments"], NS, PROFILE)
+    result = checks.deployments_available(world.objects["deployments"], world.objects["pods"], NS, PROFILE)
     assert not result.passed
-    assert "paymentservice (0/1 replicas available (progress deadline exceeded))" in result.message
+    assert "paymentservice (0/1 replicas available (pod paymentservice-" in result.message
+    assert "CrashLoopBackOff, 15 restarts))" in result.message
     assert "frontend" not in result.message
     assert f"kubectl -n {NS} describe deployment" in result.remediation
     assert result.settled and result.diagnostics["unavailable"] == ["paymentservice"]
@@ -75,11 +76,27 @@ def test_unavailable_deployment_is_named_with_state():
 
 def test_missing_deployments_are_listed(healthy):
     deps = [d for d in healthy.objects["deployments"] if d["metadata"]["name"] not in ("adservice", "redis-cart")]
-    result = checks.deployments_available(deps, NS, PROFILE)
+    result = checks.deployments_available(deps, healthy.objects["pods"], NS, PROFILE)
     assert not result.passed
     assert "2 of 12 Deployments" in result.message and "missing: adservice, redis-cart" in result.message
     assert f"to namespace {NS}" in result.remediation
     assert result.diagnostics["missing"] == ["adservice", "redis-cart"]
+
+
+def test_a_deployment_crash_looping_for_days_is_settled_and_one_rolling_out_is_not():
+    """Both keep Progressing=True; the crash loop's pods and age say it will not recover, the rollout is
+    worth its wait. Without its pods (not readable) a recent outage is given the wait."""
+    broken = world_of("boutique-crashlooping-for-days")
+    result = checks.deployments_available(broken.objects["deployments"], broken.objects["pods"], NS, PROFILE)
+    assert not result.passed and result.settled
+    assert "currencyservice (0/1 replicas available (pod currencyservice-" in result.message
+    assert "CrashLoopBackOff, 572 restarts" in result.message
+    rolling = world_of("rollout-in-progress")
+    result = checks.deployments_available(rolling.objects["deployments"], rolling.objects["pods"], NS, PROFILE)
+    assert not result.passed and not result.settled
+    assert "checkoutservice (0/2 replicas available (rollout in progress, 1/2 updated; pod checkoutservice-" in (
+        result.message)
+    assert "PodInitializing" in result.message
 
 
 # --- sidecars -------------------------------------------------------------------------------------------

@@ -94,7 +94,8 @@ def test_simulated_nodes_pass_and_node_not_ready_scenario_fails():
 # --- kube-system pods ----------------------------------------------------------------------------
 
 
-def system_pod(name: str, phase: str = "Running", ready: bool = True, waiting: str | None = None, start: float = 60):
+def system_pod(name: str, phase: str = "Running", ready: bool = True, waiting: str | None = None, start: float = 60,
+               restarts: int = 0):
     state = {"waiting": {"reason": waiting}} if waiting else {"running": {}}
     return {
         "metadata": {"name": name, "namespace": "kube-system"},
@@ -102,7 +103,7 @@ def system_pod(name: str, phase: str = "Running", ready: bool = True, waiting: s
         "status": {
             "phase": phase,
             "startTime": ago(start),
-            "containerStatuses": [{"name": "c", "ready": ready, "state": state}],
+            "containerStatuses": [{"name": "c", "ready": ready, "restartCount": restarts, "state": state}],
         },
     }
 
@@ -119,13 +120,19 @@ def test_system_pods_fail_without_kube_system():
 
 def test_crash_looping_system_pod_fails_settled():
     result = checks.system_pods_running(
-        [system_pod("ok"), system_pod("coredns-1", ready=False, waiting="CrashLoopBackOff")]
+        [system_pod("ok"), system_pod("coredns-1", ready=False, waiting="CrashLoopBackOff", restarts=12)]
     )
     assert not result.passed
     assert "coredns-1 (Running, 0/1 ready, CrashLoopBackOff)" in result.message
     assert "ok (" not in result.message
     assert "kubectl -n kube-system describe pod" in result.remediation
     assert result.settled
+
+
+def test_a_young_crash_loop_of_a_system_pod_is_still_worth_a_wait():
+    young = system_pod("coredns-1", ready=False, waiting="CrashLoopBackOff", restarts=1)
+    result = checks.system_pods_running([young])
+    assert not result.passed and not result.settled
 
 
 def test_recently_pending_system_pod_is_not_settled_and_succeeded_is_ignored():
@@ -156,9 +163,9 @@ NAMES = ("kubernetes-dashboard",)
 
 
 def test_dashboard_deployed_passes_and_fails(world):
-    ok = checks.dashboard_deployed(world.objects["deployments"], "kubernetes-dashboard", NAMES)
+    ok = checks.dashboard_deployed(world.objects["deployments"], world.objects["pods"], "kubernetes-dashboard", NAMES)
     assert ok.passed and "kubernetes-dashboard/kubernetes-dashboard" in ok.message
-    missing = checks.dashboard_deployed(world.objects["deployments"], "elsewhere", NAMES)
+    missing = checks.dashboard_deployed(world.objects["deployments"], world.objects["pods"], "elsewhere", NAMES)
     assert not missing.passed
     assert "no Deployment kubernetes-dashboard in namespace elsewhere" in missing.message
     assert "recommended.yaml" in missing.remediation
@@ -170,11 +177,21 @@ def test_dashboard_unavailable_names_the_deployment_and_state():
         "spec": {"replicas": 1},
         "status": {"conditions": [{"type": "Available", "status": "False"}, {"type": "Progressing", "status": "True"}]},
     }
-    result = checks.dashboard_deployed([dep], "kubernetes-dashboard", NAMES)
+    result = checks.dashboard_deployed([dep], [], "kubernetes-dashboard", NAMES)
     assert not result.passed
     assert "kubernetes-dashboard/kubernetes-dashboard is not available: 0/1 replicas available" in result.message
     assert "describe deployment kubernetes-dashboard" in result.remediation
     assert not result.settled
+
+
+def test_dashboard_crash_looping_for_an_hour_fails_settled_and_names_its_pod():
+    broken = build_world(scenario.merge(scenario.load("healthy"), {"dashboard": {"available": False}}), None, 0)
+    result = checks.dashboard_deployed(
+        broken.objects["deployments"], broken.objects["pods"], "kubernetes-dashboard", NAMES
+    )
+    assert not result.passed and result.settled
+    assert "0/1 replicas available (pod kubernetes-dashboard-" in result.message
+    assert "CrashLoopBackOff, 15 restarts" in result.message
 
 
 def test_dashboard_service_passes_and_lists_present_services_when_missing(world):

@@ -28,21 +28,34 @@ def namespace(name: str, **labels: str) -> dict[str, Any]:
 
 
 def test_istiod_and_ingress_gateway_available(healthy):
-    istiod = checks.istiod_available(healthy.objects["deployments"])
+    istiod = checks.istiod_available(healthy.objects["deployments"], healthy.objects["pods"])
     assert istiod.passed and "istio-system/istiod" in istiod.message
-    gateway = checks.ingress_gateway_available(healthy.objects["deployments"])
+    gateway = checks.ingress_gateway_available(healthy.objects["deployments"], healthy.objects["pods"])
     assert gateway.passed and "istio-system/istio-ingressgateway" in gateway.message
 
 
 def test_istiod_down_names_the_deployment_and_the_fix():
-    result = checks.istiod_available(world_of("istiod-down").objects["deployments"])
-    assert not result.passed
+    world = world_of("istiod-down")
+    result = checks.istiod_available(world.objects["deployments"], world.objects["pods"])
+    assert not result.passed and result.settled
     assert "istiod Deployment istio-system/istiod is not available" in result.message
     assert "logs deploy/istiod" in result.remediation
 
 
+def test_istiod_crash_looping_for_days_is_settled_though_still_progressing():
+    world = world_of("istiod-crashlooping-for-days")
+    istiod = next(d for d in world.objects["deployments"] if d["metadata"]["name"] == "istiod")
+    progressing = next(c for c in istiod["status"]["conditions"] if c["type"] == "Progressing")
+    assert (progressing["status"], progressing["reason"]) == ("True", "NewReplicaSetAvailable")
+    result = checks.istiod_available(world.objects["deployments"], world.objects["pods"])
+    assert not result.passed and result.settled
+    assert "0/1 replicas available (pod istiod-" in result.message
+    assert "CrashLoopBackOff, 856 restarts" in result.message
+    assert checks.istiod_available(world.objects["deployments"], []).settled  # unavailable for days says enough
+
+
 def test_istiod_missing_says_install_istio():
-    result = checks.istiod_available([])
+    result = checks.istiod_available([], [])
     assert not result.passed and "no istiod Deployment" in result.message
     assert "istioctl install" in result.remediation
 

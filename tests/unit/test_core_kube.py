@@ -196,3 +196,14 @@ def test_a_certificate_from_another_authority_is_not_retried(sim: SimCluster, cl
         path.write_bytes(trusted)
     assert fresh.log == [("GET", "/version")]
     assert "certificate authority did not sign" in str(caught.value)
+
+
+def test_list_readable_reads_nothing_where_the_role_may_not_list(tmp_path: Path, request: pytest.FixtureRequest):
+    """Pods only refine whether a Deployment's wait can help: a role without them loses that, not the check."""
+    sim = start_sim("reader-without-pods", tmp_path, request)
+    cluster = kube.Cluster.connect(str(sim.kubeconfig))
+    assert cluster.list_readable(kube.PODS) == []
+    with pytest.raises(ClusterError) as caught:
+        cluster.list(kube.PODS)  # the checks that need pods still say what to grant
+    assert "refused GET /api/v1/pods with 403" in str(caught.value)
+    assert cluster.list_readable(kube.NODES) == cluster.list(kube.NODES) != []
