@@ -49,6 +49,13 @@ EXPECT: dict[str, Expect] = {
     "dashboard-admin-unbound": Expect({"test_dashboard_admin_account": "ServiceAccount kubernetes-dashboard/admin-user "
                                                                        "is bound to none of the ClusterRoles"}),
     "dashboard-admin-lab-style": Expect(),
+    "lab-dashboard-admin-unbound": Expect({"test_dashboard_admin_account": "ServiceAccount kube-system/dashboard-admin "
+                                                                           "is bound to none of the ClusterRoles"}),
+    "lab-istiod-crashlooping-for-days": Expect({"test_istiod_available": "istio-system/istiod is not available: 0/1 "
+                                                "replicas available (pod istiod-"}, ISTIO_BLOCKS),
+    "kiali-tracing-unreachable": Expect({"test_kiali_tracing_url_points_at_tracing_service":
+                                         "Kiali's istio status says its tracing backend is Unreachable at its "
+                                         "in-cluster URL http://tracing.istio-system/jaeger"}),
     "istiod-down": Expect({"test_istiod_available": "istio-system/istiod is not available"}, ISTIO_BLOCKS),
     "istiod-crashlooping-for-days": Expect({"test_istiod_available": "istio-system/istiod is not available: 0/1 "
                                             "replicas available (pod istiod-"}, ISTIO_BLOCKS),

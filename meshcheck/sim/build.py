@@ -678,6 +678,8 @@ ADDON_IMAGES = {
 }
 
 
+ZIPKIN = ("zipkin", "openzipkin/zipkin-slim:2.23.14", 9411, {"app": "zipkin"})  # samples/addons/extras/zipkin.yaml
+
 # Istio's samples/addons: jaeger.yaml serves the query UI/API behind `tracing` (HTTP on 80, gRPC on
 # 16685, where Kiali queries by default) and collects Zipkin spans on `zipkin`; extras/zipkin.yaml
 # serves Zipkin behind both names. (name, port, targetPort, port name)
@@ -701,6 +703,8 @@ def _addons(b: Builder) -> None:
         available = knobs.get("available", True) is not False
         if addon == "kiali":
             image = f"quay.io/kiali/kiali:{sim_kiali.kiali_version(knobs)}"
+        if addon == "tracing" and knobs.get("backend") == "zipkin":  # extras/zipkin.yaml: its own Deployment and pods
+            deployment, (container, image, port, labels) = "zipkin", ZIPKIN
         b.workload(deployment, ns, [k.container(container, image, [port])], labels=labels, available=available)
         node_ports = {int(p): int(n) for p, n in (knobs.get("node_ports") or {}).items()}
         if addon == "tracing":

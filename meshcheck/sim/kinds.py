@@ -256,7 +256,7 @@ def crash_restarts(seconds: float) -> int:
 
 
 def back_off(restarts: int) -> float:
-    return min(BACK_OFF_START * 2 ** max(restarts - 1, 0), BACK_OFF_MAX)
+    return min(BACK_OFF_START * 2 ** min(max(restarts - 1, 0), 16), BACK_OFF_MAX)  # capped before it overflows
 
 
 def go_duration(seconds: float) -> str:

@@ -397,7 +397,10 @@ def test_sim_round_trips_with_the_default_tracing_url():
     ({"tracing_url": None}, False, "tracing disabled"),
     ({"in_cluster_url": "http://zipkin.istio-system:9411"}, False, "tracing backend is Unreachable"),
     ({"version": "v2.x"}, True, "Kiali's istio status says tracing is Healthy"),
-    ({"version": "v1.84.0", "in_cluster_url": "http://tracing.istio-system/jaeger"}, True, "tracing is Healthy"),
+    ({"version": "v1.84.0", "in_cluster_url": "http://tracing.istio-system/jaeger", "use_grpc": False}, True,
+     "tracing is Healthy"),
+    ({"version": "v1.84.0", "in_cluster_url": "http://tracing.istio-system/jaeger"}, False,
+     "tracing backend is Unreachable at its in-cluster URL http://tracing.istio-system/jaeger"),
 ])
 def test_sim_knobs(knobs, passed, fragment):
     result, _, _ = judge_sim(addon_world("kiali", **knobs))
@@ -532,3 +535,21 @@ def test_fetch_status_errors_name_what_was_seen(handler, fragment):
     endpoint, _ = endpoint_for(world(), handler)
     with pytest.raises(AddonError, match=fragment):
         api.fetch_status(endpoint)
+
+
+@pytest.mark.parametrize("version", ["v1.63.1", "v1.84.0"])
+def test_zipkin_behind_the_tracing_service_makes_kialis_unreachable_a_note(version):
+    """Kiali queries the Jaeger API, which Zipkin does not serve: the lab's Kiali always says Unreachable,
+    while its link and its in-cluster URL both reach the Service. That passes, saying why."""
+    from meshcheck.sim import scenario
+    from meshcheck.sim.build import build_world
+
+    model = scenario.merge(scenario.load("healthy"), {"addons": {
+        "tracing": {"backend": "zipkin"},
+        "kiali": {"version": version, "tracing_url": "http://tracing.istio-system/zipkin",
+                  "in_cluster_url": "http://tracing/zipkin"}}})
+    result, _, _ = judge_sim(build_world(model, None, 0))
+    assert result.passed, result.text()
+    assert "as it always is with Zipkin behind the tracing Service" in result.message
+    wrong_port = scenario.merge(model, {"addons": {"kiali": {"in_cluster_url": "http://tracing:9411/zipkin"}}})
+    assert not judge_sim(build_world(wrong_port, None, 0))[0].passed

@@ -13,8 +13,13 @@ deprecated aliases that win).
 
 Whether Kiali reaches its tracing backend is a simple reading of the in-cluster URL: a cluster DNS
 name (a bare name resolves in Kiali's namespace) whose Service selects the tracing pods on a port
-that leads to the query API (Jaeger's 16686 or 16685, Zipkin's 9411), with the tracing pods
-ready. The istio status follows business/istio_status.go: Istio's components by their ``app``
+that leads to the API Kiali speaks, with the tracing pods ready. Kiali speaks Jaeger's query API
+(jaeger/client.go at v1.63.0: ``GetServiceStatus`` calls ``GetServices``), over gRPC unless
+``use_grpc: false`` (config.go: ``UseGRPC: true`` by default): Jaeger's gRPC query port 16685, or its
+HTTP query port 16686 without gRPC. A Zipkin server speaks neither, so Kiali pointed at Zipkin (as
+the lab did) always finds its tracing backend Unreachable, while its tracing link works.
+
+The istio status follows business/istio_status.go: Istio's components by their ``app``
 label, then the add-ons Kiali queries (prometheus, grafana, tracing, custom dashboards); before
 v1.84.0 only the entries with a problem, from v1.84.0 all of them; the tracing entry is "jaeger"
 before v1.75.0; ``is_core`` is ``isCore`` from v2.13.0, and entries carry ``cluster`` from v2.8.0
@@ -38,7 +43,8 @@ DEFAULT_VERSION = "v1.76.0"  # the add-on of Istio 1.20
 V2_VERSION = "v2.4.0"  # what "v2.x" stands for
 DEFAULT_INTERNAL_URL = "http://tracing.istio-system:16685/jaeger"
 CLUSTER = "Kubernetes"
-QUERY_PORTS = {"jaeger": (16686, 16685), "zipkin": (9411,)}  # the tracing pods' ports that answer queries
+# The tracing pods' ports that answer Kiali's queries, over gRPC and over HTTP: Zipkin answers neither.
+QUERY_PORTS = {("jaeger", True): (16685,), ("jaeger", False): (16686,), ("zipkin", True): (), ("zipkin", False): ()}
 
 
 def kiali_version(knobs: dict[str, Any]) -> str:
@@ -90,6 +96,8 @@ def _tracing_section(knobs: dict[str, Any], namespace: str, version: str) -> Obj
         section[external_key] = str(url)
     if knobs.get("in_cluster_url"):
         section[internal_key] = str(knobs["in_cluster_url"])
+    if "use_grpc" in knobs:
+        section["use_grpc"] = bool(knobs["use_grpc"])
     return section
 
 
@@ -98,6 +106,7 @@ class Tracing:
     enabled: bool
     external_url: str
     internal_url: str
+    use_grpc: bool = True
 
 
 def tracing(world: World) -> Tracing:
@@ -113,10 +122,11 @@ def tracing(world: World) -> Tracing:
     external = section.get("url") or (section.get("external_url") if v2 else "")
     internal = section.get("in_cluster_url") or (section.get("internal_url") if v2 else "")
     enabled = section.get("enabled", release(version) < (1, 88))
-    return Tracing(bool(enabled), str(external or ""), str(internal or DEFAULT_INTERNAL_URL))
+    return Tracing(bool(enabled), str(external or ""), str(internal or DEFAULT_INTERNAL_URL),
+                   bool(section.get("use_grpc", True)))
 
 
-def reaches_tracing(world: World, url: str) -> bool:
+def reaches_tracing(world: World, url: str, use_grpc: bool = True) -> bool:
     """Whether Kiali, querying ``url`` from its namespace, gets an answer from the tracing backend."""
     if world.knobs("tracing").get("available", True) is False or "tracing" not in world.addons:
         return False
@@ -130,9 +140,9 @@ def reaches_tracing(world: World, url: str) -> bool:
     except ValueError:
         return False
     jaeger = next((d for d in world.of_kind("deployments", world.istio_namespace)
-                   if d["metadata"]["name"] == "jaeger"), None)
+                   if d["metadata"]["name"] in ("jaeger", "zipkin")), None)
     pods = jaeger["spec"]["selector"]["matchLabels"] if jaeger else None
-    answering = QUERY_PORTS[world.knobs("tracing").get("backend", "jaeger")]
+    answering = QUERY_PORTS[(world.knobs("tracing").get("backend", "jaeger"), use_grpc)]
     for service in world.of_kind("services", namespace):
         if service["metadata"]["name"] != name or service["spec"].get("selector") != pods:
             continue
@@ -157,7 +167,8 @@ def istio_status(world: World) -> list[Obj]:
     settings = tracing(world)
     if settings.enabled:
         name = "tracing" if v >= (1, 75) else "jaeger"
-        entries.append((name, "Healthy" if reaches_tracing(world, settings.internal_url) else "Unreachable", False))
+        answers = reaches_tracing(world, settings.internal_url, settings.use_grpc)
+        entries.append((name, "Healthy" if answers else "Unreachable", False))
     entries.append(("custom dashboards", "Healthy" if prometheus else "Unreachable", False))
     if v < (1, 84):
         entries = [e for e in entries if e[1] != "Healthy"]
