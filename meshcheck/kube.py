@@ -105,33 +105,11 @@ class Cluster:
         """Build a client from a kubeconfig (or the in-cluster service account), and say hello.
 
         Every way this can go wrong ends in a ``ConfigError`` or ``ClusterError`` with one line
-        that says what to fix: a missing or broken file, no or an unknown context, a credential
-        plugin that is not installed or fails, an unreachable server or one the kubeconfig's
-        certificate authority did not sign.
+        that says what to fix (see ``load_client``), or an unreachable server or one the
+        kubeconfig's certificate authority did not sign.
         """
-        configuration = k8s_client.Configuration()
-        path = kubeconfig or kubeconfigs.merged_paths(os.environ.get("KUBECONFIG", ""))
-        default_path = os.path.expanduser("~/.kube/config")
-        if path is None and not os.path.exists(default_path) and os.environ.get("KUBERNETES_SERVICE_HOST"):
-            try:
-                k8s_config.load_incluster_config(client_configuration=configuration)
-            except ConfigException as exc:
-                raise ConfigError(f"the in-cluster service account cannot be used: {exc}") from None
-            name = "in-cluster"
-        else:
-            path = path or default_path
-            if not all(os.path.exists(p) for p in path.split(os.pathsep)):
-                raise ConfigError(
-                    f"kubeconfig {path} does not exist: pass --kubeconfig=PATH, set "
-                    "KUBECONFIG, or use --cluster=sim for the simulated cluster"
-                )
-            selection = kubeconfigs.select(path, context)
-            missing = kubeconfigs.missing_exec_plugin(selection)
-            if missing:
-                raise ConfigError(f"kubeconfig {path}: {missing}")
-            _load_kubeconfig(path, selection, configuration)
-            name = selection.context
-        cluster = cls(k8s_client.ApiClient(configuration), name=name, timeout=timeout)
+        api, name = load_client(kubeconfig, context)
+        cluster = cls(api, name=name, timeout=timeout)
         cluster.version()
         return cluster
 
@@ -177,12 +155,12 @@ class Cluster:
                 response = self._api.call_api(*request, _request_timeout=self.timeout)
                 body = response.read()
             except (urllib3.exceptions.HTTPError, OSError) as exc:
-                untrusted = _certificate_problem(exc)
+                untrusted = certificate_problem(exc)
                 if untrusted:
                     raise ClusterError(f"the API server at {self.server} {untrusted}") from None
-                raise _Transient(_connection_reason(exc)) from None
+                raise _Transient(connection_reason(exc)) from None
             if response.status in RETRIED_STATUSES:
-                raise _Transient(f"HTTP {response.status}: {_status_message(body)}")
+                raise _Transient(f"HTTP {response.status}: {status_message(body)}")
             return response.status, body
 
         try:
@@ -204,7 +182,7 @@ class Cluster:
         raise AssertionError("unreachable")  # pragma: no cover - Retrying always returns or raises
 
     def _describe_error(self, method: str, path: str, status: int, body: bytes) -> str:
-        message = _status_message(body)
+        message = status_message(body)
         if status == 401:
             fix = "the kubeconfig's credentials were refused; refresh them (e.g. log in again)"
         elif status == 403:
@@ -340,6 +318,37 @@ class Cluster:
         return len(self.log)
 
 
+def load_client(kubeconfig: str | None = None, context: str | None = None) -> tuple[k8s_client.ApiClient, str]:
+    """An API client for a kubeconfig's context (or the in-cluster service account), and the context's name.
+
+    Shared by both doors to the cluster (this module's read-only ``Cluster`` and the deploy step's
+    writer), so that both read a kubeconfig the same way and say the same thing when they cannot:
+    a missing or broken file, no or an unknown context, a credential plugin that is not installed
+    or fails.
+    """
+    configuration = k8s_client.Configuration()
+    path = kubeconfig or kubeconfigs.merged_paths(os.environ.get("KUBECONFIG", ""))
+    default_path = os.path.expanduser("~/.kube/config")
+    if path is None and not os.path.exists(default_path) and os.environ.get("KUBERNETES_SERVICE_HOST"):
+        try:
+            k8s_config.load_incluster_config(client_configuration=configuration)
+        except ConfigException as exc:
+            raise ConfigError(f"the in-cluster service account cannot be used: {exc}") from None
+        return k8s_client.ApiClient(configuration), "in-cluster"
+    path = path or default_path
+    if not all(os.path.exists(p) for p in path.split(os.pathsep)):
+        raise ConfigError(
+            f"kubeconfig {path} does not exist: pass --kubeconfig=PATH, set "
+            "KUBECONFIG, or use --cluster=sim for the simulated cluster"
+        )
+    selection = kubeconfigs.select(path, context)
+    missing = kubeconfigs.missing_exec_plugin(selection)
+    if missing:
+        raise ConfigError(f"kubeconfig {path}: {missing}")
+    _load_kubeconfig(path, selection, configuration)
+    return k8s_client.ApiClient(configuration), selection.context
+
+
 class _KubeAuth(requests.auth.AuthBase):
     """Adds the kubeconfig's bearer token, asked for at each request so refreshed tokens apply."""
 
@@ -394,7 +403,7 @@ class _Records(logging.Handler):
         self.errors.append(" ".join(record.getMessage().split()))
 
 
-def _certificate_problem(exc: Exception) -> str | None:
+def certificate_problem(exc: Exception) -> str | None:
     """What is wrong with the server's certificate, said for a person; None for other failures.
 
     Asking again cannot help here, so these are not retried: a certificate that the kubeconfig's
@@ -415,7 +424,7 @@ def _certificate_problem(exc: Exception) -> str | None:
     )
 
 
-def _connection_reason(exc: Exception) -> str:
+def connection_reason(exc: Exception) -> str:
     text = str(exc)
     for marker in (
         "Connection refused",
@@ -430,7 +439,7 @@ def _connection_reason(exc: Exception) -> str:
     return exc.__class__.__name__
 
 
-def _status_message(body: bytes) -> str:
+def status_message(body: bytes) -> str:
     """The message of a Kubernetes Status body, or the start of whatever came back."""
     try:
         document = json.loads(body)

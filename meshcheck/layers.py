@@ -1,4 +1,4 @@
-"""The one list of layers, shared by the suite's gating, markers, reports and (later) deploy and rubric.
+"""The one list of layers, shared by the suite's gating, markers, reports, the deploy step and (later) the rubric.
 
 Order matters: a layer may only require layers listed before it, and the suite module of a
 layer is named from its position (``test_10_istio.py``), so people and tools can rely on it.
@@ -52,3 +52,24 @@ def prerequisites(name: str) -> list[str]:
             seen.append(current)
             pending.extend(BY_NAME[current].requires)
     return seen
+
+
+@dataclass(frozen=True)
+class Deployable:
+    """What the deploy step builds, in order: a folder of ``manifests/`` and the layers that verify it."""
+
+    name: str
+    title: str
+    verified_by: tuple[str, ...]  # names of LAYERS
+
+
+DEPLOYABLES: tuple[Deployable, ...] = (
+    Deployable("metallb", "MetalLB with an address pool, for the gateway's EXTERNAL-IP", ("gateway",)),
+    Deployable("istio", "Istio's demo profile (istiod, ingress and egress gateways)", ("istio",)),
+    Deployable("boutique", "Online Boutique in its injected namespace, with its Istio ingress",
+               ("boutique", "gateway", "storefront")),
+    Deployable("addons", "Istio's Prometheus, Grafana, Jaeger and Kiali", ("telemetry", "kiali", "tracing", "grafana")),
+    Deployable("dashboard", "The Kubernetes dashboard and an admin account", ("cluster",)),
+)
+
+DEPLOYABLE: dict[str, Deployable] = {d.name: d for d in DEPLOYABLES}

@@ -10,8 +10,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +17,9 @@ from typing import Any
 
 import pytest
 
-from meshcheck import kube, layers
+from meshcheck import kube, layers, providers
+from meshcheck.deploy.kind import KindOptions
+from meshcheck.deploy.plan import DeployOptions
 from meshcheck.endpoints import Endpoint
 from meshcheck.errors import SuiteError
 from meshcheck.profile import Profile, load_profile
@@ -53,8 +53,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=("attach", "sim", "kind"),
         default="attach",
         help="attach: the cluster of --kubeconfig/--context (default); sim: start the simulated "
-        "cluster (offline demo); kind: create a kind cluster (not available yet)",
+        "cluster (offline demo); kind: create a kind cluster (pinned kind and node image), deploy every "
+        "layer onto it, and delete it at the end",
     )
+    group.addoption("--deploy", action="store_true",
+                    help="deploy the stack from manifests/ onto the cluster first (the default with --cluster=kind); "
+                    "on an attached cluster the run says what it will change before the first write")
+    group.addoption("--deploy-layers", default=None,
+                    help="deploy only these layers, comma-separated: metallb,istio,boutique,addons,dashboard "
+                    "(implies --deploy)")
+    group.addoption("--deploy-timeout", type=float, default=600.0,
+                    help="seconds each deployed layer may take to roll out (default 600)")
+    group.addoption("--expose", choices=("clusterip", "nodeport"), default="clusterip",
+                    help="nodeport: deploy the add-ons and the dashboard on NodePort Services, as the lab did")
+    group.addoption("--kind-workers", type=int, default=1, help="worker nodes of a kind cluster (default 1)")
+    group.addoption("--metallb-addresses", default=None,
+                    help="the range MetalLB may hand out (FIRST-LAST), where the kind network cannot tell")
+    # --cluster-name, --keep-cluster and --kubeconfig come from pytest-kind-ng, a dependency.
     group.addoption("--context", default=None, help="kubeconfig context to use (default: current context)")
     group.addoption(
         "--sim-scenario", default="healthy", help="scenario of the simulated cluster (python -m meshcheck.sim --list)"
@@ -76,7 +91,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             default=None,
             help=f"reach {name} at this URL instead of through the API server's service proxy",
         )
-    # --kubeconfig comes from pytest-kind-ng, a dependency: both plugins read the same option.
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -227,30 +241,52 @@ def _start(config: pytest.Config) -> Suite:
     state = config.stash[STATE]
     option = config.getoption
     profile = load_profile(option("profile"))
-    kubeconfig, context = option("kubeconfig", None), option("context")
-    mode = option("cluster")
-    if mode == "kind":
-        raise SuiteError(
-            "--cluster=kind (create a kind cluster and deploy every layer) is not available yet: "
-            "create a cluster yourself and pass --kubeconfig, or use --cluster=sim"
-        )
-    if mode == "sim":
-        from meshcheck.sim.server import SimCluster  # the simulated cluster is only a provider of a kubeconfig
-
-        workdir = Path(tempfile.mkdtemp(prefix="meshcheck-sim-"))
-        state.stop.append(lambda: shutil.rmtree(workdir, ignore_errors=True))
-        sim = SimCluster(option("sim_scenario"), latency=option("sim_latency"), workdir=workdir).start()
-        state.stop.append(sim.stop)
-        if option("sim_record"):
-            state.stop.append(lambda: sim.write_log(Path(option("sim_record"))))
-        kubeconfig, context = str(sim.kubeconfig), None
+    opened = providers.open_cluster(cluster_request(config, profile), progress=_progress(config))
+    state.stop.append(lambda: providers.close(opened))
+    if opened.sim is not None and option("sim_record"):
+        sim = opened.sim
+        opened.stops.append(lambda: sim.write_log(Path(option("sim_record"))))
     options = Options(
         wait=option("wait"),
         request_timeout=option("request_timeout"),
         urls={name: option(f"{name.replace('-', '_')}_url") for name in ADDON_URLS},
     )
-    cluster = kube.Cluster.connect(kubeconfig, context, timeout=options.request_timeout)
+    cluster = kube.Cluster.connect(opened.kubeconfig, opened.context, timeout=options.request_timeout)
     return Suite(cluster, profile, options)
+
+
+def cluster_request(config: pytest.Config, profile: Profile) -> providers.ClusterRequest:
+    """The command line's say on where the cluster comes from and what is deployed onto it."""
+    option = config.getoption
+    layers_wanted = option("deploy_layers")
+    deployment = DeployOptions(
+        namespace=profile.namespaces[0],
+        ingress=str(profile.deploy.get("ingress", "classic")),
+        expose=option("expose"),
+        timeout=option("deploy_timeout"),
+    )
+    if layers_wanted:
+        deployment.layers = providers.parse_layers(layers_wanted)
+    return providers.ClusterRequest(
+        mode=option("cluster"),
+        kubeconfig=option("kubeconfig", None),
+        context=option("context"),
+        sim_scenario=option("sim_scenario"),
+        sim_latency=option("sim_latency"),
+        deploy=True if (option("deploy") or layers_wanted) else None,
+        deployment=deployment,
+        kind=KindOptions(name=option("cluster_name", "meshcheck"), workers=option("kind_workers"),
+                         keep=bool(option("keep_cluster", False))),
+        metallb_addresses=option("metallb_addresses"),
+    )
+
+
+def _progress(config: pytest.Config) -> Callable[[str], None]:
+    """Progress lines for long steps (creating a cluster, deploying): on the terminal, as they happen."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return lambda line: print(line, flush=True)
+    return lambda line: (reporter.ensure_newline(), reporter.write_line(line))
 
 
 @pytest.fixture(scope="session")

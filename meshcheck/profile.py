@@ -33,6 +33,7 @@ class Profile:
     addons_namespace: str
     grafana_dashboards: tuple[str, ...]
     storefront: dict[str, Any] = field(default_factory=dict)
+    deploy: dict[str, Any] = field(default_factory=dict)  # how the deploy step builds it (ingress flavour)
 
     @property
     def traced_edges(self) -> tuple[Edge, ...]:
@@ -88,4 +89,5 @@ def _build(raw: dict[str, Any]) -> Profile:
         addons_namespace=raw.get("addons_namespace", "istio-system"),
         grafana_dashboards=tuple(raw["grafana_dashboards"]),
         storefront=dict(raw.get("storefront") or {}),
+        deploy=dict(raw.get("deploy") or {}),
     )
