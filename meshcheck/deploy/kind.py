@@ -90,6 +90,9 @@ class Kind:
         verb = "creating" if self.created else "reusing"
         self.progress(f"kind: {verb} cluster {self.options.name} ({self.node_image.split('@')[0]}, "
                       f"{self.options.workers} worker{'s' if self.options.workers != 1 else ''})")
+        if not self.created:  # a kubeconfig of the existing cluster: pytest-kind-ng expects one left by an earlier run
+            self._output([str(binary), "export", "kubeconfig", f"--name={self.options.name}",
+                          f"--kubeconfig={kubeconfig}"])
         cluster = KindCluster(self.options.name, kubeconfig=kubeconfig, image=self.node_image, kind_path=binary)
         cluster.path = directory
         self._cluster = cluster

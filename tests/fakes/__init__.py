@@ -14,8 +14,8 @@ def install(directory: Path, tools: tuple[str, ...] = ("kind", "docker", "istioc
     directory.mkdir(parents=True, exist_ok=True)
     for tool in tools:
         path = directory / tool
-        path.write_text(f"#!{sys.executable}\nimport runpy, sys\nsys.argv[0] = {str(path)!r}\n"
-                        f"runpy.run_path({str(SCRIPT)!r}, run_name='__main__')\n")
+        path.write_text(f"#!{sys.executable}\nimport runpy, sys\n"
+                        f"sys.exit(runpy.run_path({str(SCRIPT)!r})['main']({tool!r}))\n")
         path.chmod(0o755)
     return {
         "PATH": f"{directory}{os.pathsep}{os.environ.get('PATH', '')}",

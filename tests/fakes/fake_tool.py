@@ -17,8 +17,8 @@ from pathlib import Path
 KIND_VERSION = os.environ.get("FAKE_KIND_VERSION", "v0.30.0")
 
 
-def main() -> int:
-    tool, args = Path(sys.argv[0]).name, sys.argv[1:]
+def main(tool: str | None = None) -> int:
+    tool, args = tool or Path(sys.argv[0]).name, sys.argv[1:]
     with open(os.environ["FAKE_TOOLS_LOG"], "a") as log:
         log.write(json.dumps({"tool": tool, "args": args}) + "\n")
     verb = f"{tool}:{' '.join(a for a in args[:2] if not a.startswith('-'))}"
@@ -55,6 +55,11 @@ def kind(args: list[str]) -> int:
         name = _flag(args, "--name")
         shutil.copy(os.environ["FAKE_KIND_KUBECONFIG"], _flag(args, "--kubeconfig"))
         _save([*_clusters(), name])
+    elif args[:2] == ["export", "kubeconfig"]:
+        if _flag(args, "--name") not in _clusters():
+            print(f'ERROR: unknown cluster "{_flag(args, "--name")}"', file=sys.stderr)
+            return 1
+        shutil.copy(os.environ["FAKE_KIND_KUBECONFIG"], _flag(args, "--kubeconfig"))
     elif args[:2] == ["delete", "cluster"]:
         _save([c for c in _clusters() if c != _flag(args, "--name")])
     return 0
