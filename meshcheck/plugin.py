@@ -28,7 +28,7 @@ from meshcheck.suite import Options, Suite
 
 ADDON_URLS = ("kiali", "tracing", "grafana", "prometheus", "storefront")
 # Options whose value is a file: given as "--option PATH", pytest takes PATH for a test path.
-PATH_OPTIONS = ("--kubeconfig", "--profile", "--sim-scenario", "--sim-record")
+PATH_OPTIONS = ("--kubeconfig", "--profile", "--sim-scenario", "--sim-record", "--manifests")
 
 
 @dataclass
@@ -66,6 +66,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="seconds each deployed layer may take to roll out (default 600)")
     group.addoption("--expose", choices=("clusterip", "nodeport"), default="clusterip",
                     help="nodeport: deploy the add-ons and the dashboard on NodePort Services, as the lab did")
+    group.addoption("--manifests", default=None,
+                    help="a copy of manifests/ (with its own lock.yaml, e.g. pointing at a mirror) to deploy from")
     group.addoption("--kind-workers", type=int, default=1, help="worker nodes of a kind cluster (default 1)")
     group.addoption("--metallb-addresses", default=None,
                     help="the range MetalLB may hand out (FIRST-LAST), where the kind network cannot tell")
@@ -265,6 +267,8 @@ def cluster_request(config: pytest.Config, profile: Profile) -> providers.Cluste
         expose=option("expose"),
         timeout=option("deploy_timeout"),
     )
+    if option("manifests"):
+        deployment.manifests = Path(option("manifests")).resolve()
     if layers_wanted:
         deployment.layers = providers.parse_layers(layers_wanted)
     return providers.ClusterRequest(

@@ -122,5 +122,6 @@ def test_bad_profile(tmp_path: Path, profile: str) -> None:
     assert_one_clear_line(run_suite(f"--profile={path}"), "profile")
 
 
-def test_kind_is_not_claimed() -> None:
-    assert_one_clear_line(run_suite("--cluster=kind", scenario=None), "--cluster=kind", "not available yet")
+def test_unknown_deploy_layer() -> None:
+    assert_one_clear_line(run_suite("--deploy-layers=istio,mesh"), "--deploy-layers names unknown layers mesh",
+                          "metallb, istio, boutique, addons, dashboard")

@@ -33,7 +33,7 @@ class KindOptions:
     name: str = "meshcheck"
     workers: int = 1
     keep: bool = False
-    workdir: Path = field(default_factory=lambda: Path(".pytest-kind"))
+    workdir: Path = field(default_factory=lambda: Path(".pytest-kind").resolve())
 
 
 class Kind:

@@ -76,6 +76,12 @@ def docker(args: list[str]) -> int:
 def istioctl(args: list[str]) -> int:
     if args[:1] == ["version"]:
         print("client version: 1.28.3")
+    elif args[:1] == ["install"]:
+        if os.environ.get("FAKE_SLEEP"):  # a long install, for tests that interrupt it
+            import time
+
+            time.sleep(float(os.environ["FAKE_SLEEP"]))
+        print("✔ Istio core installed ⛵️\n✔ Istiod installed 🧠\n✔ Installation complete")
     return 0
 
 
