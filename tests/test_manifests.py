@@ -1,0 +1,129 @@
+"""manifests/ validated offline: every document parses; core kinds validate against the Kubernetes schemas of
+the kind node's version (kubernetes-validate, strict: an unknown field fails); the Istio, MetalLB and Gateway
+API resources against the fields their CRDs define, for the subset the project uses, written out here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from meshcheck import layers
+from meshcheck.deploy import pins
+from tests.harness import ROOT
+
+MANIFESTS = ROOT / "manifests"
+KUBERNETES = pins.load_lock(MANIFESTS / "lock.yaml").tools["kind"]["node_image"].split(":v")[1].split("@")[0]
+FRAGMENTS = {"addons/kiali-tracing.yaml"}  # merged into another document, not applied on its own
+
+
+def _closed(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {"type": "object", "properties": properties, "additionalProperties": False, "required": list(required)}
+
+
+STRINGS = {"type": "array", "items": {"type": "string"}}
+PORT = {"type": "integer", "minimum": 1, "maximum": 65535}
+METADATA = {"type": "object", "required": ["name"]}
+
+# The fields of each CRD the project's manifests use, read from the CRDs of the pinned releases: a field
+# outside them (a typo, a field of another version) fails here instead of at apply time on a real cluster.
+CRD_SUBSETS: dict[tuple[str, str], dict[str, Any]] = {
+    # metallb v0.14.9 config/manifests/metallb-native.yaml: ipaddresspools.metallb.io, l2advertisements.metallb.io
+    ("metallb.io/v1beta1", "IPAddressPool"): _closed({"addresses": STRINGS, "autoAssign": {"type": "boolean"},
+                                                      "avoidBuggyIPs": {"type": "boolean"}}, ("addresses",)),
+    ("metallb.io/v1beta1", "L2Advertisement"): _closed({"ipAddressPools": STRINGS, "interfaces": STRINGS}),
+    # istio 1.28.3 manifests/charts/base/files/crd-all.gen.yaml: gateways / virtualservices.networking.istio.io v1
+    ("networking.istio.io/v1", "Gateway"): _closed({
+        "selector": {"type": "object", "additionalProperties": {"type": "string"}},
+        "servers": {"type": "array", "items": _closed({
+            "port": _closed({"number": PORT, "name": {"type": "string"}, "protocol": {"type": "string"}},
+                            ("number", "protocol")),
+            "hosts": STRINGS}, ("port", "hosts"))}}, ("servers",)),
+    ("networking.istio.io/v1", "VirtualService"): _closed({
+        "hosts": STRINGS, "gateways": STRINGS,
+        "http": {"type": "array", "items": _closed({"route": {"type": "array", "items": _closed({
+            "destination": _closed({"host": {"type": "string"}, "port": _closed({"number": PORT})}, ("host",)),
+            "weight": {"type": "integer"}}, ("destination",))}})}}),
+    # gateway-api v1.4.0 config/crd/standard: gateways / httproutes.gateway.networking.k8s.io v1
+    ("gateway.networking.k8s.io/v1", "Gateway"): _closed({
+        "gatewayClassName": {"type": "string"},
+        "listeners": {"type": "array", "items": _closed({
+            "name": {"type": "string"}, "port": PORT, "protocol": {"type": "string"},
+            "allowedRoutes": _closed({"namespaces": _closed({"from": {"enum": ["All", "Same", "Selector"]}})})},
+            ("name", "port", "protocol"))}}, ("gatewayClassName", "listeners")),
+    ("gateway.networking.k8s.io/v1", "HTTPRoute"): _closed({
+        "parentRefs": {"type": "array", "items": _closed({"name": {"type": "string"}}, ("name",))},
+        "rules": {"type": "array", "items": _closed({
+            "matches": {"type": "array", "items": _closed({"path": _closed({
+                "type": {"enum": ["Exact", "PathPrefix", "RegularExpression"]}, "value": {"type": "string"}})})},
+            "backendRefs": {"type": "array", "items": _closed({"name": {"type": "string"}, "port": PORT},
+                                                              ("name",))}})}}),
+    # istio 1.28.3 operator/pkg/apis/types.go: the IstioOperator that istioctl install -f reads
+    ("install.istio.io/v1alpha1", "IstioOperator"): _closed({"profile": {"enum": [
+        "default", "demo", "minimal", "remote", "empty", "preview", "ambient"]}}, ("profile",)),
+}
+
+
+def documents() -> list[tuple[str, int, dict[str, Any]]]:
+    found = []
+    for path in sorted(MANIFESTS.rglob("*.yaml")):
+        relative = str(path.relative_to(MANIFESTS))
+        if relative == "lock.yaml" or relative in FRAGMENTS:
+            continue
+        for index, doc in enumerate(yaml.safe_load_all(path.read_text())):
+            found.append((relative, index, doc))
+    return found
+
+
+DOCS = documents()
+
+
+def test_one_folder_per_deployable_layer() -> None:
+    folders = {p.name for p in MANIFESTS.iterdir() if p.is_dir()}
+    assert folders == {d.name for d in layers.DEPLOYABLES}
+
+
+@pytest.mark.parametrize(("path", "index", "doc"), DOCS, ids=[f"{p}#{i}" for p, i, _ in DOCS])
+def test_document_is_valid(path: str, index: int, doc: dict[str, Any]) -> None:
+    assert isinstance(doc, dict) and doc.get("apiVersion") and doc.get("kind"), f"{path}#{index}"
+    jsonschema.validate(doc.get("metadata"), METADATA)
+    key = (doc["apiVersion"], doc["kind"])
+    if key in CRD_SUBSETS:
+        jsonschema.validate(doc.get("spec"), CRD_SUBSETS[key])
+    else:
+        assert "/" not in doc["apiVersion"] or doc["apiVersion"].split("/")[0].endswith("k8s.io"), (
+            f"{path}#{index}: {key} is neither a core kind nor a CRD kind with a subset here")
+        kubernetes_validate.validate(doc, KUBERNETES, strict=True)
+
+
+def test_a_typo_fails_validation() -> None:
+    """The subsets and the strict core schemas can fail: a misspelt field does."""
+    pool = next(doc for _, _, doc in DOCS if doc["kind"] == "IPAddressPool")
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**pool["spec"], "adresses": []}, CRD_SUBSETS[("metallb.io/v1beta1", "IPAddressPool")])
+    account = next(doc for _, _, doc in DOCS if doc["kind"] == "ServiceAccount")
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate({**account, "metdata": {}}, KUBERNETES, strict=True)
+
+
+def test_kiali_tracing_fragment_uses_kiali_2_keys() -> None:
+    """Merged into the kiali ConfigMap of Istio 1.28.3's add-on (Kiali v2.17): 2.x names the URLs
+    external_url and internal_url (kiali/kiali config/config.go since v2.0.0)."""
+    fragment = yaml.safe_load((MANIFESTS / "addons" / "kiali-tracing.yaml").read_text())
+    jsonschema.validate(fragment, _closed({
+        "enabled": {"type": "boolean"}, "provider": {"enum": ["jaeger", "tempo"]}, "use_grpc": {"type": "boolean"},
+        "internal_url": {"type": "string"}, "external_url": {"type": "string"}}, ("enabled", "internal_url")))
+
+
+def test_own_manifests_name_no_image_and_no_secret() -> None:
+    """What the project writes itself is wiring; images come only from the pinned upstream releases."""
+    text = "".join(path.read_text() for path in MANIFESTS.rglob("*.yaml") if path.name != "lock.yaml")
+    assert "image:" not in text and "kind: Secret" not in text
+
+
+def test_every_yaml_is_reachable_from_a_layer() -> None:
+    used = {p.parent.name for p in MANIFESTS.rglob("*.yaml") if p.parent != MANIFESTS}
+    assert used <= {d.name for d in layers.DEPLOYABLES}
