@@ -1,8 +1,10 @@
-"""The pytest plugin: options, fixtures, layer markers, gating, one-line failures and the layer summary.
+"""The pytest plugin: options, layer markers, gating, the run's start (cluster, deploy, connect), one-line
+failures and the layer summary.
 
 Registered through the ``pytest11`` entry point, so its options work wherever they stand on the
-command line. Fixtures are thin: they hand the suite's tests what ``meshcheck.suite.Suite``
-found; the logic lives there and in ``meshcheck.checks``.
+command line. The fixtures the suite's tests use live in ``fixtures/`` (loaded by the repository's
+conftest.py), thin over what this plugin started and over ``meshcheck.suite.Suite``; the logic lives
+there and in ``meshcheck.checks``.
 """
 
 from __future__ import annotations
@@ -19,8 +21,7 @@ import pytest
 
 from meshcheck import kube, layers, providers
 from meshcheck.deploy.kind import KindOptions
-from meshcheck.deploy.plan import DeployOptions
-from meshcheck.endpoints import Endpoint
+from meshcheck.deploy.plan import Deployment, DeployOptions
 from meshcheck.errors import SuiteError
 from meshcheck.profile import Profile, load_profile
 from meshcheck.results import CheckResult
@@ -40,6 +41,7 @@ class RunState:
     outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
     results: list[tuple[str, CheckResult]] = field(default_factory=list)
     stop: list[Callable[[], None]] = field(default_factory=list)
+    deployed: Deployment | None = None  # what the deploy step applied, when it ran
 
 
 STATE = pytest.StashKey[RunState]()
@@ -108,13 +110,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         stop()
 
 
-def _layer(item: pytest.Item) -> layers.Layer | None:
+def layer_of(item: pytest.Item) -> layers.Layer | None:
     return layers.layer_of_module(item.path.stem)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        layer = _layer(item)
+        layer = layer_of(item)
         if layer is not None:
             item.add_marker(getattr(pytest.mark, layer.name))
 
@@ -130,7 +132,7 @@ def pytest_runtest_setup(item: pytest.Item) -> Any:
     without this it would show as an "error" of the suite rather than a failed check with its fix.
     The test function is then not called (see ``pytest_pyfunc_call``).
     """
-    layer = _layer(item)
+    layer = layer_of(item)
     if layer is None:
         return (yield)
     broken = item.config.stash[STATE].broken
@@ -155,7 +157,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Any:
     report = yield
-    layer = _layer(item)
+    layer = layer_of(item)
     if layer is None:
         return report
     if call.excinfo is not None and call.excinfo.errisinstance(SuiteError):
@@ -215,36 +217,25 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     single check runs or waits.
     """
     config = session.config
-    wanted = {lay.name for item in session.items if (lay := _layer(item)) is not None}
+    wanted = {lay.name for item in session.items if (lay := layer_of(item)) is not None}
     state = config.stash[STATE]
     if not wanted or config.option.collectonly or state.suite is not None:
         return
     try:
-        state.suite = _start(config)
+        state.suite = start(config)
     except SuiteError as exc:
         raise pytest.UsageError(f"meshcheck: {exc}") from None
     with contextlib.suppress(SuiteError):  # each check meets the error again and reports it itself
         state.suite.prefetch(wanted)
 
 
-@pytest.fixture(scope="session")
-def suite(request: pytest.FixtureRequest) -> Suite:
-    """The run's connection, made before the first check (see ``pytest_runtestloop``)."""
-    state = request.config.stash[STATE]
-    if state.suite is None:  # a check run outside the usual loop, e.g. by another plugin
-        try:
-            state.suite = _start(request.config)
-        except SuiteError as exc:
-            raise pytest.UsageError(f"meshcheck: {exc}") from None
-    return state.suite
-
-
-def _start(config: pytest.Config) -> Suite:
+def start(config: pytest.Config) -> Suite:
     state = config.stash[STATE]
     option = config.getoption
     profile = load_profile(option("profile"))
     opened = providers.open_cluster(cluster_request(config, profile), progress=_progress(config))
     state.stop.append(lambda: providers.close(opened))
+    state.deployed = opened.deployed
     if opened.sim is not None and option("sim_record"):
         sim = opened.sim
         opened.stops.append(lambda: sim.write_log(Path(option("sim_record"))))
@@ -291,76 +282,6 @@ def _progress(config: pytest.Config) -> Callable[[str], None]:
     if reporter is None:
         return lambda line: print(line, flush=True)
     return lambda line: (reporter.ensure_newline(), reporter.write_line(line))
-
-
-@pytest.fixture(scope="session")
-def cluster(suite: Suite) -> kube.Cluster:
-    return suite.cluster
-
-
-@pytest.fixture(scope="session")
-def profile(suite: Suite) -> Profile:
-    return suite.profile
-
-
-@pytest.fixture(scope="session")
-def boutique_namespace(suite: Suite) -> str:
-    namespace = suite.boutique_namespace
-    if namespace is None:
-        pytest.skip(f"no namespace holds Deployment {suite.profile.anchor}: see the boutique layer")
-    return namespace
-
-
-@pytest.fixture(scope="session")
-def prometheus(suite: Suite) -> Endpoint:
-    return suite.addon("prometheus")
-
-
-@pytest.fixture(scope="session")
-def kiali(suite: Suite) -> Endpoint:
-    return suite.addon("kiali")
-
-
-@pytest.fixture(scope="session")
-def tracing(suite: Suite) -> Endpoint:
-    return suite.addon("tracing")
-
-
-@pytest.fixture(scope="session")
-def grafana(suite: Suite) -> Endpoint:
-    return suite.addon("grafana")
-
-
-@pytest.fixture(scope="session")
-def storefront(suite: Suite) -> Endpoint:
-    return suite.storefront()
-
-
-@pytest.fixture
-def require(request: pytest.FixtureRequest) -> Callable[[CheckResult], CheckResult]:
-    """``require(result)``: the test passes with the check, or fails with its message and remedy."""
-    state = request.config.stash[STATE]
-
-    def require_(result: CheckResult) -> CheckResult:
-        state.results.append((request.node.nodeid, result))
-        request.node.user_properties.append(("check", result.check))
-        if not result.passed:
-            pytest.fail(result.text(), pytrace=False)
-        return result
-
-    return require_
-
-
-@pytest.fixture
-def wait(request: pytest.FixtureRequest, suite: Suite) -> Callable[..., CheckResult]:
-    """``wait(look, *kinds)``: look again while the failure may still change, within the layer's budget."""
-    layer = _layer(request.node)
-    name = layer.name if layer else "other"
-
-    def wait_(look: Callable[[], CheckResult], *kinds: kube.Kind) -> CheckResult:
-        return suite.wait(name, look, kinds)
-
-    return wait_
 
 
 # --- reporting ---------------------------------------------------------------------------------

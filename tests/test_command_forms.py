@@ -90,3 +90,21 @@ def test_space_form_of_a_profile_file_is_refused() -> None:
     profile = ROOT / "meshcheck" / "profiles" / "online-boutique.yaml"
     done = pytest_in(ROOT, "--cluster=sim", "--profile", str(profile))
     assert done.code == 4 and f"write --profile={profile}" in done.output, done.output[-2000:]
+
+
+def test_fixtures_come_from_fixtures_once_and_options_from_the_plugin(outside: Path) -> None:
+    """A clone run with plain pytest and the installed plugin behave the same: the options are the
+    entry point's, the fixtures fixtures/'s (through the repository's conftest.py), each registered once."""
+    for cwd, args in ((ROOT, ()), (outside, (str(ROOT / "suites"),))):
+        done = subprocess.run([sys.executable, "-m", "pytest", "--fixtures", "-q", *args], cwd=cwd,
+                              capture_output=True, text=True, timeout=120)
+        lines = done.stdout.splitlines()
+        for name in ("suite", "cluster", "profile", "boutique_namespace", "deployed", "kiali", "storefront",
+                     "require", "wait"):
+            found = [line for line in lines if line.split(" ")[0] == name]
+            assert len(found) == 1 and "fixtures/" in found[0], (name, found)
+        helped = subprocess.run([sys.executable, "-m", "pytest", "--help"], cwd=cwd, capture_output=True,
+                                text=True, timeout=120).stdout
+        declared = [line.split()[0] for line in helped.splitlines() if line.startswith("  --")]
+        for option in ("--cluster=", "--deploy-layers=", "--kubeconfig=", "--keep-cluster", "--kind-workers="):
+            assert len([d for d in declared if d.startswith(option)]) == 1, option
