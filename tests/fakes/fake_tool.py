@@ -67,8 +67,10 @@ def kind(args: list[str]) -> int:
 
 def docker(args: list[str]) -> int:
     if args[:3] == ["network", "inspect", "kind"]:
+        subnet = os.environ.get("FAKE_DOCKER_SUBNET", "172.18.0.0/16")
+        gateway = subnet.rsplit(".", 2)[0] + ".0.1"
         print(json.dumps([{"Name": "kind", "IPAM": {"Driver": "default", "Config": [
-            {"Subnet": "fc00:f853:ccd:e793::/64"}, {"Subnet": "172.18.0.0/16", "Gateway": "172.18.0.1"}]}}]))
+            {"Subnet": "fc00:f853:ccd:e793::/64"}, {"Subnet": subnet, "Gateway": gateway}]}}]))
         return 0
     return 1
 
@@ -81,6 +83,15 @@ def istioctl(args: list[str]) -> int:
             import time
 
             time.sleep(float(os.environ["FAKE_SLEEP"]))
+        manifest = os.environ.get("FAKE_ISTIO_MANIFEST")
+        if manifest:  # what istioctl would leave in the cluster, applied through the project's writing door
+            import yaml
+
+            from meshcheck.deploy.apply import Writer
+
+            writer = Writer.connect(_flag(args, "--kubeconfig") or None, _flag(args, "--context") or None)
+            for doc in yaml.safe_load_all(Path(manifest).read_text()):
+                writer.apply(doc)
         print("✔ Istio core installed ⛵️\n✔ Istiod installed 🧠\n✔ Installation complete")
     return 0
 
