@@ -11,13 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from tests.fileserver import FileServer
 from tests.harness import ROOT
 
 Obj = dict[str, Any]
@@ -226,22 +225,8 @@ class Mirror:
     def __init__(self, directory: Path) -> None:
         self.files = {f"/{name}.yaml": yaml.safe_dump_all(docs, sort_keys=False).encode()
                       for name, docs in sources().items()}
-        files = self.files
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = files.get(self.path)
-                self.send_response(200 if body is not None else 404)
-                self.send_header("Content-Length", str(len(body or b"")))
-                self.end_headers()
-                self.wfile.write(body or b"")
-
-            def log_message(self, *args: object) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server = FileServer(self.files)
+        url = self.server.url
         self.manifests = directory / "manifests"
         shutil.copytree(ROOT / "manifests", self.manifests)
         lock = yaml.safe_load((self.manifests / "lock.yaml").read_text())
@@ -252,5 +237,4 @@ class Mirror:
         self.istio.write_text(yaml.safe_dump_all(istio_demo(), sort_keys=False))
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()

@@ -5,9 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import tarfile
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -15,32 +13,12 @@ import yaml
 
 from meshcheck.deploy import pins
 from meshcheck.errors import DeployError
+from tests.fileserver import FileServer
 from tests.harness import ROOT
 
 
-class Files:
-    """A local HTTP server standing in for the upstream release hosts; counts what it served."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
-        self.served: list[str] = []
-        files, served = self.files, self.served
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                served.append(self.path)
-                body = files.get(self.path)
-                self.send_response(200 if body is not None else 404)
-                self.send_header("Content-Length", str(len(body or b"")))
-                self.end_headers()
-                self.wfile.write(body or b"")
-
-            def log_message(self, *args: object) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+class Files(FileServer):
+    """The upstream release hosts, on loopback."""
 
     def pin(self, name: str, body: bytes, member: str = "") -> pins.Pin:
         self.files[f"/{name}"] = body
@@ -51,7 +29,7 @@ class Files:
 def files() -> Iterator[Files]:
     served = Files()
     yield served
-    served.server.shutdown()
+    served.stop()
 
 
 def test_the_projects_lock_pins_every_source_and_tool_on_four_platforms() -> None:
