@@ -73,7 +73,7 @@ class ApiServer:
 
     def handle(self, request: SimRequest) -> SimResponse:
         path = request.path.rstrip("/") or "/"
-        if request.method not in ("GET", "HEAD"):
+        if request.method != "GET":
             if self.writer is None:
                 return self._forbidden_write(request)
             return self._write(request, path)

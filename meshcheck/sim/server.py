@@ -196,15 +196,16 @@ class SimCluster:
         istio_ns, ns = world.istio_namespace, world.namespace
         if self._shop is None:
             self._shop = Storefront(world)  # one shop for the cluster's life: the carts live in it
-        shop = self._shop.handle if not live else self._through_gateway
+        shop = self._shop.handle
+        gateway = self._through_gateway if live else shop  # a gateway's Envoy reaches the shop through frontend
         backend = world.knobs("tracing").get("backend", "jaeger")
         routes: dict[tuple[str, str], tuple[str, Handler]] = {
             (istio_ns, "prometheus"): ("prometheus", lambda r: prometheus.handle(world, r)),
             (istio_ns, "kiali"): ("kiali", lambda r: kiali.handle(world, r)),
             (istio_ns, "tracing"): ("tracing", lambda r: tracing.handle(world, r)),
             (istio_ns, "grafana"): ("grafana", lambda r: grafana.handle(world, r)),
-            (istio_ns, "istio-ingressgateway"): ("storefront", shop),
-            (ns, "istio-gateway-istio"): ("storefront", shop),
+            (istio_ns, "istio-ingressgateway"): ("storefront", gateway),
+            (ns, "istio-gateway-istio"): ("storefront", gateway),
             (ns, "frontend"): ("storefront", shop),
             (ns, "frontend-external"): ("storefront", shop),
         }
@@ -259,6 +260,10 @@ class SimCluster:
         self._addresses[key] = (ip, port, server)
         if server is not None:
             self._serve(server)
+
+    def load_balancers(self) -> dict[tuple[str, str], tuple[str, int, bool]]:
+        """Each Service answering on a loopback LoadBalancer address: (address, port, whether it listens)."""
+        return {key: (ip, port, server is not None) for key, (ip, port, server) in self._addresses.items()}
 
     def keep_only(self, services: set[tuple[str, str]]) -> None:
         for key in [k for k in self._addresses if k not in services]:

@@ -85,7 +85,7 @@ class Writer:
 
     def _create(self, request: SimRequest, resource: Resource, version: str, namespace: str,
                 dry: bool) -> SimResponse:
-        obj, error = _decode(request.body, resource, yaml_ok="yaml" in request.headers.get("content-type", ""))
+        obj, error = _decode(request.body, resource, request.headers.get("content-type", ""))
         if error:
             return error
         metadata = obj.setdefault("metadata", {})
@@ -199,7 +199,7 @@ class Writer:
 
     def _update(self, request: SimRequest, resource: Resource, version: str, namespace: str, name: str,
                 dry: bool) -> SimResponse:
-        obj, error = _decode(request.body, resource, yaml_ok="yaml" in request.headers.get("content-type", ""))
+        obj, error = _decode(request.body, resource, request.headers.get("content-type", ""))
         if error:
             return error
         live = self.store.get(resource.key, namespace if resource.namespaced else "", name)
@@ -320,7 +320,17 @@ class Writer:
         return defaults.default(resource.plural, obj, previous, used)
 
 
-def _decode(body: bytes, resource: Resource, yaml_ok: bool) -> tuple[Obj, SimResponse | None]:
+BODY_TYPES = ("application/json", "application/yaml")
+
+
+def _decode(body: bytes, resource: Resource, content_type: str) -> tuple[Obj, SimResponse | None]:
+    """The object a create or update sends; JSON or YAML (the simulator reads no protobuf or CBOR: 415, the
+    answer kube-apiserver gives to a body in a type it does not decode)."""
+    media = content_type.split(";")[0].strip() or "application/json"
+    if media not in BODY_TYPES:
+        return {}, status(415, "UnsupportedMediaType", f'the body of the request was in an unknown format - '
+                          f'accepted media types include: {", ".join(BODY_TYPES)}')
+    yaml_ok = media == "application/yaml"
     try:
         text = body.decode("utf-8")
         obj = yaml.safe_load(text) if yaml_ok else json.loads(text)

@@ -153,22 +153,21 @@ def _deployment_status(ctx: Context, deployment: Obj, replica_set: str, current:
     ready = ready_new + sum(pod_ready(p) for p in old)
     total = len(current) + len(old)
     counts = {"replicas": total, "updatedReplicas": len(current), "readyReplicas": ready, "availableReplicas": ready,
-              "unavailableReplicas": max(replicas - ready, 0)}
+              "unavailableReplicas": max(max(total, replicas) - ready, 0)}
     status: Obj = {"observedGeneration": metadata.get("generation", 1)}
     status.update({key: value for key, value in counts.items() if value})
     available = ready >= replicas - _max_unavailable(spec, replicas)
     complete = len(current) == replicas and ready_new == replicas and not old
     previous = {c.get("type"): c for c in (deployment.get("status") or {}).get("conditions") or []}
+    last = previous.get("Progressing") or {}
     if complete:
         progressing = ("NewReplicaSetAvailable", f'ReplicaSet "{replica_set}" has successfully progressed.')
-    elif not current and not old:
+    elif f'"{replica_set}"' not in str(last.get("message", "")) or last.get("reason") == "NewReplicaSetAvailable":
         progressing = ("NewReplicaSetCreated", f'Created new replica set "{replica_set}"')
-    else:
+    elif ready_new:
         progressing = ("ReplicaSetUpdated", f'ReplicaSet "{replica_set}" is progressing.')
-    last = previous.get("Progressing") or {}
-    if last.get("reason") == "NewReplicaSetCreated" and progressing[0] == "ReplicaSetUpdated" and not any(
-            pod_ready(p) for p in current):
-        progressing = (last["reason"], last.get("message", ""))  # nothing has progressed since it was created
+    else:  # nothing has moved since the ReplicaSet was created or last progressed
+        progressing = (last["reason"], last.get("message", ""))
     status["conditions"] = [
         _condition(previous.get("Available"), "Available", available,
                    ("MinimumReplicasAvailable", "Deployment has minimum availability.") if available else
