@@ -243,3 +243,34 @@ def test_grafana_answers_with_the_dashboards_of_its_config_maps(api: Applier):
     time.sleep(0.05)
     code, health = api.call("GET", f"{proxy}/api/datasources/uid/{sources[0]['uid']}/health")
     assert code == 400 and "connect: connection refused" in health["message"]
+
+
+def test_metallb_before_0_13_takes_its_pool_from_the_config_map(api: Applier):
+    base = f"127.{random.randint(1, 254)}.{random.randint(0, 254)}"
+    legacy = [o for o in simstack.metallb() if o["kind"] in ("Namespace", "Deployment", "ServiceAccount")]
+    api.apply_all(legacy)
+    api.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "config", "namespace": "metallb-system"},
+               "data": {"config": f"address-pools:\n- name: default\n  protocol: layer2\n  addresses:\n"
+                                  f"  - {base}.5-{base}.9\n"}})
+    api.wait("MetalLB's controller", lambda: api.available("metallb-system", "controller"), timeout=5)
+    api.apply(namespace("legacy"))
+    api.apply(service("lb", "legacy", {"app": "lb"}, [{"name": "http", "port": 18081}], kind="LoadBalancer"))
+    _, found = api.get("/api/v1/namespaces/legacy/services/lb")
+    assert found["status"]["loadBalancer"]["ingress"] == [{"ip": f"{base}.5", "ipMode": "VIP"}]
+
+
+def test_istiod_with_native_sidecars_injects_an_init_container_that_keeps_running(api: Applier):
+    istio = copy.deepcopy(simstack.istio())
+    istiod = next(o for o in istio if o["kind"] == "Deployment" and o["metadata"]["name"] == "istiod")
+    istiod["spec"]["template"]["spec"]["containers"][0]["env"] = [{"name": "ENABLE_NATIVE_SIDECARS", "value": "true"}]
+    api.apply_all(istio)
+    api.wait("istiod", lambda: api.available("istio-system", "istiod"), timeout=5)
+    api.apply(namespace("native", {"istio-injection": "enabled"}))
+    api.apply(web("native", replicas=1))
+    [pod] = pods(api, "native")
+    assert [c["name"] for c in pod["spec"]["initContainers"]] == ["istio-init", "istio-proxy"]
+    assert pod["spec"]["initContainers"][1]["restartPolicy"] == "Always"
+    assert [c["name"] for c in pod["spec"]["containers"]] == ["web"]
+    api.wait("web", lambda: api.available("native", "web"), timeout=5)
+    [pod] = pods(api, "native")
+    assert {s["name"]: s["ready"] for s in pod["status"]["initContainerStatuses"]}["istio-proxy"] is True

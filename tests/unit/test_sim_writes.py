@@ -222,3 +222,20 @@ def test_read_only_scenarios_refuse_every_write(name: str, tmp_path: Path, reque
         assert (code, answer["reason"]) == (403, "Forbidden"), (method, path)
         assert f"cannot {verb} resource" in answer["message"]
     assert api.get("/api/v1/namespaces/istio-system")[1]["metadata"]["resourceVersion"] == before
+
+
+def test_a_dry_run_stores_nothing(api: Applier):
+    api.apply(namespace("dry"))
+    code, shown = api.call("POST", "/api/v1/namespaces/dry/configmaps", config_map("d", "dry", {"k": "v"}),
+                           query=[("dryRun", "All")])
+    assert code == 201 and shown["data"] == {"k": "v"}
+    assert api.get("/api/v1/namespaces/dry/configmaps/d")[0] == 404
+
+
+def test_a_service_account_token_can_be_requested(api: Applier):
+    api.apply(namespace("tokens"))
+    api.apply({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "admin-user", "namespace": "tokens"}})
+    code, answer = api.call("POST", "/api/v1/namespaces/tokens/serviceaccounts/admin-user/token",
+                            {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}})
+    assert code == 201 and answer["kind"] == "TokenRequest" and answer["status"]["token"].count(".") == 2
+    assert api.call("POST", "/api/v1/namespaces/tokens/serviceaccounts/nobody/token", {})[0] == 404
