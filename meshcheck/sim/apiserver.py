@@ -88,12 +88,12 @@ class ApiServer:
             group, version, rest = parts[1], parts[2], parts[3:]
         elif parts[0] == "apis" and len(parts) == 2:
             document = discovery.group(self.resources, parts[1])
-            return SimResponse.json(document) if document else SimResponse.text("404 page not found\n", 404)
+            return SimResponse.json(document) if document else _no_such_path()
         else:
-            return SimResponse.text("404 page not found\n", 404)
+            return _no_such_path()
         served = [r for r in self.resources if r.group == group and version in r.versions]
         if not served:
-            return SimResponse.text("404 page not found\n", 404)
+            return _no_such_path()
         if not rest:
             return SimResponse.json(discovery.resource_list(group, version, served))
         return self._objects(request, group, version, rest)
@@ -123,7 +123,7 @@ class ApiServer:
         else:
             return status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
         if not any(r.group == group and version in r.versions for r in self.resources):
-            return SimResponse.text("404 page not found\n", 404)
+            return _no_such_path()
         namespace = None
         if rest[0] == "namespaces" and len(rest) >= 3:
             namespace, rest = rest[1], rest[2:]
@@ -270,6 +270,13 @@ class ApiServer:
             f'"{plural}": the simulated cluster grants a read-only role',
             {"kind": plural},
         )
+
+
+def _no_such_path() -> SimResponse:
+    """A path no handler serves (an API group nobody installed, a CRD's group before it is established):
+    the Status NotFound of kube-apiserver's last handler (staging/src/k8s.io/apiserver/pkg/util/
+    notfoundhandler)."""
+    return status(404, "NotFound", "the server could not find the requested resource")
 
 
 _SET_RE = re.compile(r"^\s*([\w./-]+)\s+(in|notin)\s+\(([^)]*)\)\s*$")

@@ -166,10 +166,10 @@ def _gateway_status(ctx: Context, gateway: Obj, workload: str) -> None:
 
 def _route_status(ctx: Context, route: Obj) -> None:
     generation = route["metadata"].get("generation", 1)
-    previous = {json_key(p.get("parentRef") or {}): p for p in (route.get("status") or {}).get("parents") or []}
+    previous = {_parent_key(p.get("parentRef") or {}): p for p in (route.get("status") or {}).get("parents") or []}
     parents = []
     for ref in (route.get("spec") or {}).get("parentRefs") or []:
-        found = previous.get(json_key(ref))
+        found = previous.get(_parent_key(ref))
         if found and all(c.get("observedGeneration") == generation for c in found.get("conditions") or []):
             parents.append(found)
             continue
@@ -187,5 +187,6 @@ def _route_status(ctx: Context, route: Obj) -> None:
                        subresource="status", fields={"f:status": {"f:parents": {}}})
 
 
-def json_key(ref: Obj) -> tuple[str, str, str]:
+def _parent_key(ref: Obj) -> tuple[str, str, str]:
+    """A parentRef by what names its Gateway: kind, namespace, name."""
     return str(ref.get("kind", "Gateway")), str(ref.get("namespace", "")), str(ref.get("name", ""))
