@@ -48,6 +48,16 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
+def without_nulls(value: Any) -> Any:
+    """A body as the server stores it: a field written ``null`` (``annotations:`` left empty in a manifest,
+    as Kiali's Service in samples/addons has it) is no field once decoded into the API's types."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
+    return value
+
+
 def without_system_fields(obj: Obj) -> Obj:
     """A client's object with the metadata only the server sets taken out."""
     cleaned = copy.deepcopy(obj)

@@ -109,7 +109,7 @@ class Writer:
 
     def _store_new(self, resource: Resource, version: str, obj: Obj, manager: str, operation: str, fields: Obj,
                    dry: bool) -> SimResponse:
-        obj = merge.without_system_fields(obj)
+        obj = merge.without_nulls(merge.without_system_fields(obj))
         if resource.status:
             obj["status"] = {}  # the strategies' PrepareForCreate reset a new object's status
         obj, refused = admission.admit(self.world, "CREATE", resource, version, obj)
@@ -220,7 +220,7 @@ class Writer:
                  manager: str, fields: Obj, dry: bool, operation: str = "Update") -> SimResponse:
         """Store ``wanted`` over ``live``: system metadata and (for a status subresource) status kept,
         generation bumped when anything but metadata and status changed."""
-        wanted = merge.without_system_fields(wanted)
+        wanted = merge.without_nulls(merge.without_system_fields(wanted))
         old_meta = live["metadata"]
         wanted.setdefault("metadata", {})
         wanted["metadata"]["name"] = name

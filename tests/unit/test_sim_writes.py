@@ -239,3 +239,16 @@ def test_a_service_account_token_can_be_requested(api: Applier):
                             {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}})
     assert code == 201 and answer["kind"] == "TokenRequest" and answer["status"]["token"].count(".") == 2
     assert api.call("POST", "/api/v1/namespaces/tokens/serviceaccounts/nobody/token", {})[0] == 404
+
+
+def test_a_null_field_is_no_field(api: Applier):
+    """Kiali's Service in samples/addons leaves ``annotations:`` empty; the API stores no such field."""
+    api.apply(namespace("nulls"))
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "kiali", "namespace": "nulls",
+                                                               "annotations": None},
+           "spec": {"selector": {"app": "kiali"}, "ports": [{"name": "http", "port": 20001}]}}
+    _, created = api.apply(svc)
+    assert "annotations" not in created["metadata"]
+    assert created["spec"]["ports"] == [{"name": "http", "port": 20001, "protocol": "TCP", "targetPort": 20001}]
+    assert created["spec"]["type"] == "ClusterIP" and created["spec"]["clusterIP"].startswith("10.96.")
+    api.api._ApiClient__deserialize(created, "V1Service")
