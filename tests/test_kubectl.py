@@ -96,3 +96,51 @@ def test_kubectl_reads_only_and_is_answered_in_its_own_formats(sim: SimCluster, 
     assert lists and all("as=Table" in s.accept for s in lists)
     assert not [s.path for s in asked if s.path.startswith("/apis/") and s.path.count("/") == 3]
     assert "as=APIGroupDiscoveryList" in next(s.accept for s in asked if s.path == "/apis")
+
+
+MANIFEST = """
+apiVersion: v1
+kind: Namespace
+metadata: {name: demo}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: demo}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: "nginx:1.27"}]}
+"""
+
+
+def test_kubectl_writes_to_the_bare_cluster(tmp_path: Path, request: pytest.FixtureRequest):
+    """The bare cluster's admin applies server-side (kubectl downloads no OpenAPI here: --validate=false),
+    labels, lists and deletes as on a fresh kind cluster; the daemon sets print with their own columns."""
+    assert KUBECTL is not None
+    slow = tmp_path / "slow.yaml"  # pods stay in creation for the whole test, however slow the machine
+    slow.write_text("extends: bare\nreconcile: {ready_after: 600}\n")
+    sim = start_sim(str(slow), tmp_path, request)
+    env = {**os.environ, "HOME": str(tmp_path)}
+    env.pop("KUBECONFIG", None)
+
+    def run(*args: str, stdin: str | None = None) -> str:
+        done = subprocess.run([KUBECTL, "--kubeconfig", str(sim.kubeconfig), "--cache-dir", str(tmp_path / "cache"),
+                               *args], input=stdin, capture_output=True, text=True, timeout=60, env=env)
+        assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr}"
+        return done.stdout
+
+    applied = run("apply", "--server-side", "--validate=false", "-f", "-", stdin=MANIFEST)
+    assert applied.split("\n")[:2] == ["namespace/demo serverside-applied", "deployment.apps/web serverside-applied"]
+    assert "serverside-applied" in run("apply", "--server-side", "--validate=false", "-f", "-", stdin=MANIFEST)
+    header, rows = table(run("get", "pods", "-n", "demo"))
+    assert header[:3] == ["NAME", "READY", "STATUS"] and len(rows) == 2
+    assert all(row[0].startswith("web-") and row[1] == "0/1" for row in rows)  # still being created
+    assert "namespace/demo labeled" in run("label", "namespace", "demo", "istio-injection=enabled")
+    assert "istio-injection=enabled" in run("get", "namespace", "demo", "--show-labels")
+    header, rows = table(run("get", "daemonsets", "-n", "kube-system"))
+    assert header[:7] == ["NAME", "DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE", "NODE SELECTOR"]
+    assert sorted(row[0] for row in rows) == ["kindnet", "kube-proxy"] and all(row[1] == "2" for row in rows)
+    assert 'namespace "demo" deleted' in run("delete", "namespace", "demo")
+    assert run("get", "pods", "-n", "demo", "-o", "name") == ""

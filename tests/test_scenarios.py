@@ -29,6 +29,16 @@ EXPECT: dict[str, Expect] = {
     "healthy-gateway-api": Expect(),
     "healthy-legacy": Expect(),
     "healthy-client-cert": Expect(),
+    # A fresh kind cluster, nothing deployed: the suite reads it (its user may write; the suite does not).
+    "bare": Expect({"test_dashboard_deployed": "no Deployment kubernetes-dashboard",
+                    "test_dashboard_service": "no Service kubernetes-dashboard",
+                    "test_dashboard_admin_account": "no ServiceAccount is bound to cluster-admin",
+                    "test_istiod_available": "no istiod Deployment in any namespace",
+                    "test_istio_ingress_gateway_available": "no ingress gateway Deployment",
+                    "test_istio_sidecar_injector_registered": "sidecar-injector.istio.io",
+                    "test_istio_control_and_data_plane_versions_agree": "cannot read the control plane's version"},
+                   ISTIO_BLOCKS, skip={"test_istio_injection_label_on_boutique_namespace":
+                                       "no namespace holds Deployment frontend"}),
     "lab": Expect(),
     "lab-kiali-tracing-wrong-port": Expect({"test_kiali_tracing_url_points_at_tracing_service":
                                             "192.168.88.200 is node k8s-master's InternalIP, but no Service looked "

@@ -6,100 +6,42 @@ kind the suite reads, label and field selectors, the representations a client ne
 object, PartialObjectMetadata(List), a Table for kubectl, 406 when none is served), and failures
 as ``Status`` objects with the reason and code the API uses (NotFound, Forbidden, Unauthorized,
 NotAcceptable, ServiceUnavailable). The simulated user is bound to a read-only role: anything but
-GET on a resource is Forbidden.
+GET on a resource is Forbidden. A user bound to an admin role (the ``bare`` scenario's) may write:
+``writes`` carries those out.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from meshcheck.sim import discovery, negotiation, tables
 from meshcheck.sim.negotiation import Representation
 from meshcheck.sim.printers import printer_for
 from meshcheck.sim.protocol import SimRequest, SimResponse
-from meshcheck.sim.scenario import release
+from meshcheck.sim.resources import (  # re-exported: where tests and callers have always found them
+    BUILTIN,
+    CORE_GROUPS,
+    GATEWAY_API,
+    ISTIO,
+    ISTIO_BEFORE_1_22,
+    ISTIO_CATEGORIES,
+    LIST_RESOURCE_VERSION,
+    METALLB,
+    Registry,
+    Resource,
+    resources_for,
+)
+from meshcheck.sim.statuses import status
+from meshcheck.sim.writes import Writer
+
+__all__ = [
+    "BUILTIN", "CORE_GROUPS", "GATEWAY_API", "ISTIO", "ISTIO_BEFORE_1_22", "ISTIO_CATEGORIES", "LIST_RESOURCE_VERSION",
+    "METALLB", "ApiServer", "Registry", "Resource", "resources_for", "status",
+]
 
 Obj = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Resource:
-    group: str
-    versions: tuple[str, ...]  # the first is preferred
-    plural: str
-    kind: str
-    namespaced: bool
-    short: tuple[str, ...] = ()
-    categories: tuple[str, ...] = ()  # e.g. "all": what `kubectl get all` lists
-
-    @property
-    def key(self) -> str:
-        """Where the builder stores these objects: the plural, qualified for add-on groups."""
-        return self.plural if self.group in CORE_GROUPS else f"{self.plural}.{self.group}"
-
-
-CORE_GROUPS = ("", "apps", "rbac.authorization.k8s.io", "admissionregistration.k8s.io", "networking.k8s.io")
-LIST_RESOURCE_VERSION = "48213"
-
-BUILTIN = (
-    Resource("", ("v1",), "namespaces", "Namespace", False, ("ns",)),
-    Resource("", ("v1",), "nodes", "Node", False, ("no",)),
-    Resource("", ("v1",), "pods", "Pod", True, ("po",), ("all",)),
-    Resource("", ("v1",), "services", "Service", True, ("svc",), ("all",)),
-    Resource("", ("v1",), "serviceaccounts", "ServiceAccount", True, ("sa",)),
-    Resource("", ("v1",), "configmaps", "ConfigMap", True, ("cm",)),
-    Resource("", ("v1",), "secrets", "Secret", True),
-    Resource("apps", ("v1",), "deployments", "Deployment", True, ("deploy",), ("all",)),
-    Resource("rbac.authorization.k8s.io", ("v1",), "clusterroles", "ClusterRole", False),
-    Resource("rbac.authorization.k8s.io", ("v1",), "clusterrolebindings", "ClusterRoleBinding", False),
-    Resource(
-        "admissionregistration.k8s.io", ("v1",), "mutatingwebhookconfigurations", "MutatingWebhookConfiguration", False
-    ),
-    Resource("networking.k8s.io", ("v1",), "ingresses", "Ingress", True, ("ing",)),
-)
-ISTIO_CATEGORIES = ("istio-io", "networking-istio-io")
-ISTIO = (
-    Resource(
-        "networking.istio.io", ("v1", "v1beta1", "v1alpha3"), "gateways", "Gateway", True, ("gw",), ISTIO_CATEGORIES
-    ),
-    Resource(
-        "networking.istio.io",
-        ("v1", "v1beta1", "v1alpha3"),
-        "virtualservices",
-        "VirtualService",
-        True,
-        ("vs",),
-        ISTIO_CATEGORIES,
-    ),
-)
-ISTIO_BEFORE_1_22 = tuple(dataclasses.replace(r, versions=("v1beta1", "v1alpha3")) for r in ISTIO)
-GATEWAY_API = (
-    Resource("gateway.networking.k8s.io", ("v1", "v1beta1"), "gateways", "Gateway", True, ("gtw",)),
-    Resource("gateway.networking.k8s.io", ("v1", "v1beta1"), "httproutes", "HTTPRoute", True),
-)
-METALLB = (
-    Resource("metallb.io", ("v1beta1",), "ipaddresspools", "IPAddressPool", True),
-    Resource("metallb.io", ("v1beta1",), "l2advertisements", "L2Advertisement", True),
-)
-
-
-def status(code: int, reason: str, message: str, details: Obj | None = None) -> SimResponse:
-    body: Obj = {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Failure",
-        "message": message,
-        "reason": reason,
-        "code": code,
-    }
-    if details:
-        body["details"] = details
-    return SimResponse.json(body, code)
 
 
 class ApiServer:
@@ -108,24 +50,33 @@ class ApiServer:
     def __init__(
         self,
         objects: dict[str, list[Obj]],
-        resources: tuple[Resource, ...],
+        resources: tuple[Resource, ...] | Registry,
         *,
         git_version: str,
         user: str = "meshcheck-sim",
         forbidden: frozenset[str] = frozenset(),
+        writer: Writer | None = None,
     ) -> None:
         self.objects = objects
-        self.resources = resources
+        self.registry = resources if isinstance(resources, Registry) else Registry(resources)
         self.git_version = git_version
         self.user = user
         self.forbidden = forbidden  # resources the simulated user's role may not read
+        self.writer = writer  # None: the user's role is read-only
+
+    @property
+    def resources(self) -> tuple[Resource, ...]:
+        """What is served right now (CRDs established since the start included)."""
+        return self.registry.resources
 
     # --- dispatch -----------------------------------------------------------------------------
 
     def handle(self, request: SimRequest) -> SimResponse:
         path = request.path.rstrip("/") or "/"
         if request.method != "GET":
-            return self._forbidden_write(request)
+            if self.writer is None:
+                return self._forbidden_write(request)
+            return self._write(request, path)
         if path == "/version":
             return SimResponse.json(self._version())
         if path in ("/api", "/apis"):
@@ -137,12 +88,12 @@ class ApiServer:
             group, version, rest = parts[1], parts[2], parts[3:]
         elif parts[0] == "apis" and len(parts) == 2:
             document = discovery.group(self.resources, parts[1])
-            return SimResponse.json(document) if document else SimResponse.text("404 page not found\n", 404)
+            return SimResponse.json(document) if document else _no_such_path()
         else:
-            return SimResponse.text("404 page not found\n", 404)
+            return _no_such_path()
         served = [r for r in self.resources if r.group == group and version in r.versions]
         if not served:
-            return SimResponse.text("404 page not found\n", 404)
+            return _no_such_path()
         if not rest:
             return SimResponse.json(discovery.resource_list(group, version, served))
         return self._objects(request, group, version, rest)
@@ -161,13 +112,37 @@ class ApiServer:
         response.headers["Vary"] = "Accept"
         return response
 
+    def _write(self, request: SimRequest, path: str) -> SimResponse:
+        """A write to a resource path: the writer's, once the path names a served resource."""
+        assert self.writer is not None
+        parts = path.strip("/").split("/")
+        if parts[0] == "api" and len(parts) >= 3:
+            group, version, rest = "", parts[1], parts[2:]
+        elif parts[0] == "apis" and len(parts) >= 4:
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
+            return status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        if not any(r.group == group and version in r.versions for r in self.resources):
+            return _no_such_path()
+        namespace = None
+        if rest[0] == "namespaces" and len(rest) >= 3:
+            namespace, rest = rest[1], rest[2:]
+        resource = self.registry.find(group, version, rest[0])
+        if resource is None or len(rest) > 3 or (namespace is not None and not resource.namespaced):
+            return status(404, "NotFound", "the server could not find the requested resource")
+        if resource.namespaced and namespace is None and len(rest) > 1:
+            return status(404, "NotFound", "the server could not find the requested resource")
+        if resource.namespaced and namespace is None:
+            return status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        return self.writer.handle(request, resource, version, namespace, rest)
+
     def _objects(self, request: SimRequest, group: str, version: str, rest: list[str]) -> SimResponse:
         namespace = None
         if rest[0] == "namespaces" and len(rest) >= 3:
             namespace, rest = rest[1], rest[2:]
-        resource = next(
-            (r for r in self.resources if r.group == group and version in r.versions and r.plural == rest[0]), None
-        )
+        resource = self.registry.find(group, version, rest[0])
+        if len(rest) == 3 and rest[2] == "status":
+            rest = rest[:2]  # the status subresource reads as the object itself
         if resource is None or len(rest) > 2:
             return status(404, "NotFound", "the server could not find the requested resource")
         if namespace and not resource.namespaced:
@@ -252,10 +227,10 @@ class ApiServer:
     ) -> Obj:
         """Objects as the client negotiated them: themselves, their metadata only, or a Table."""
         typed = [{"kind": resource.kind, **o, "apiVersion": api_version} for o in items]
-        list_version = LIST_RESOURCE_VERSION
+        list_version = str(self.writer.store.revision) if self.writer is not None else LIST_RESOURCE_VERSION
         if representation.kind == "Table":
             version = typed[0]["metadata"].get("resourceVersion", "") if single else list_version
-            printer = printer_for(resource.plural, custom=resource.group not in CORE_GROUPS)
+            printer = printer_for(resource.plural, custom=resource.custom)
             return tables.table(
                 typed, printer, table_version=representation.version, resource_version=version, include_object=include
             )
@@ -279,7 +254,7 @@ class ApiServer:
             "kind": f"{resource.kind}List",
             "apiVersion": api_version,
             "metadata": {"resourceVersion": list_version},
-            "items": typed if resource.group not in CORE_GROUPS else items,
+            "items": typed if resource.custom else items,
         }
 
     def _forbidden_write(self, request: SimRequest) -> SimResponse:
@@ -295,6 +270,13 @@ class ApiServer:
             f'"{plural}": the simulated cluster grants a read-only role',
             {"kind": plural},
         )
+
+
+def _no_such_path() -> SimResponse:
+    """A path no handler serves (an API group nobody installed, a CRD's group before it is established):
+    the Status NotFound of kube-apiserver's last handler (staging/src/k8s.io/apiserver/pkg/util/
+    notfoundhandler)."""
+    return status(404, "NotFound", "the server could not find the requested resource")
 
 
 _SET_RE = re.compile(r"^\s*([\w./-]+)\s+(in|notin)\s+\(([^)]*)\)\s*$")
@@ -354,18 +336,6 @@ def _fields_match(obj: Obj, selector: str) -> bool:
         if (str(current) == value if current is not None else value == "") == negate:
             return False
     return True
-
-
-def resources_for(model: Obj) -> tuple[Resource, ...]:
-    """The API a cluster in this scenario serves: built-ins plus the CRDs its installers add."""
-    served = list(BUILTIN)
-    served += ISTIO if release(model["istio"]["version"]) >= (1, 22) else ISTIO_BEFORE_1_22
-    if model["ingress"]["kind"] == "gateway-api":
-        served += GATEWAY_API
-    metallb = model.get("metallb") or {}
-    if metallb.get("installed") and release(metallb.get("version", "v0.13")) >= (0, 13):
-        served += METALLB
-    return tuple(served)
 
 
 def dumps(obj: Obj) -> bytes:

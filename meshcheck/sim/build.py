@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from meshcheck.errors import ConfigError
+from meshcheck.sim import kindcluster
 from meshcheck.sim import kinds as k
 from meshcheck.sim.addons import kiali_config as sim_kiali
 from meshcheck.sim.scenario import duration, release
@@ -213,32 +214,41 @@ class Builder:
 
 
 def build_world(model: Model, storefront_ip: str | None, storefront_port: int) -> World:
+    """The world of a scenario. A layer whose section the scenario leaves out was never installed: the
+    ``bare`` scenario is a fresh kind cluster, its nodes and kube-system only."""
     b = Builder(model, storefront_ip, storefront_port)
     _cluster(b)
-    _dashboard(b)
-    _istio(b)
-    edges = _boutique(b)
-    _ingress(b)
+    if "dashboard" in model:
+        _dashboard(b)
+    if "istio" in model:
+        _istio(b)
+    edges = _boutique(b) if "boutique" in model else ()
+    if "ingress" in model:
+        _ingress(b)
     _metallb(b)
     _addons(b)
-    boutique = model["boutique"]
+    boutique = model.get("boutique") or {}
+    istio = model.get("istio") or {}
+    namespace = boutique.get("namespace", "online-boutique")
     b.check_names()
     running = tuple(
         d["metadata"]["name"]
         for d in b.objects.get("deployments", [])
-        if d["metadata"]["namespace"] == boutique["namespace"]
+        if d["metadata"]["namespace"] == namespace
         and (d["status"].get("availableReplicas") or d["metadata"]["name"] in b.rolling_out)
     )
+    calls = (model.get("traffic") or {}).get("calls") or boutique.get("calls") or {}
     return World(
-        namespace=boutique["namespace"],
-        istio_namespace=model["istio"]["namespace"],
-        istio_version=model["istio"]["version"],
+        namespace=namespace,
+        istio_namespace=istio.get("namespace", "istio-system"),
+        istio_version=str(istio.get("version", "")),
         workloads=running,
         edges=edges,
         addons=model.get("addons") or {},
         objects=b.objects,
         started=b.clock.started,
         changes=b.changes,
+        calls=tuple((str(src), str(dst)) for src, callees in calls.items() for dst in callees or ()),
     )
 
 
@@ -262,6 +272,9 @@ def _cluster(b: Builder) -> None:
         )
     for name in ("default", "kube-system", "kube-public", "kube-node-lease", "local-path-storage"):
         b.add("namespaces", k.namespace(b.clock, name))
+    if model.get("system") == "kind":
+        kindcluster.build(b)
+        return
     failing = set(model.get("system_pods_failing") or [])
     for name, image in (
         ("coredns", "registry.k8s.io/coredns/coredns:v1.11.1"),
@@ -693,7 +706,7 @@ TRACING_SERVICES = {
 def _addons(b: Builder) -> None:
     """Istio's add-ons as samples/addons installs them; ``node_ports: {port: nodePort}`` makes an add-on's
     Service a NodePort one, the way the lab patched kiali, tracing, prometheus and grafana."""
-    ns = b.model["istio"]["namespace"]
+    ns = (b.model.get("istio") or {}).get("namespace", "istio-system")
     addons = b.model.get("addons") or {}
     for addon, (container, image, port, labels) in ADDON_IMAGES.items():
         if addon not in addons or (addons[addon] or {}).get("installed") is False:

@@ -327,6 +327,25 @@ def _deployment_cells(deployment: Obj, now: float) -> Cells:
     ]
 
 
+def _daemon_set_cells(daemon_set: Obj, now: float) -> Cells:
+    spec, status = daemon_set.get("spec") or {}, daemon_set.get("status") or {}
+    pod_spec = (spec.get("template") or {}).get("spec") or {}
+    names, images = _containers(pod_spec)
+    return [
+        daemon_set["metadata"]["name"],
+        status.get("desiredNumberScheduled", 0),
+        status.get("currentNumberScheduled", 0),
+        status.get("numberReady", 0),
+        status.get("updatedNumberScheduled", 0),
+        status.get("numberAvailable", 0),
+        format_labels(pod_spec.get("nodeSelector")),
+        age(daemon_set, now),
+        names,
+        images,
+        format_selector(spec.get("selector")),
+    ]
+
+
 def _binding_cells(binding: Obj, now: float) -> Cells:
     subjects = binding.get("subjects") or []
 
@@ -437,6 +456,28 @@ PRINTERS: dict[str, Printer] = {
                    "this will be the ones affected by this deployment.", priority=1),
         ),
         _deployment_cells,
+    ),
+    "daemonsets": Printer(
+        (
+            NAME,
+            column("Desired", "integer", "The total number of nodes that should be running the daemon pod "
+                   "(including nodes correctly running the daemon pod)."),
+            column("Current", "integer", "The number of nodes that are running at least 1 daemon pod and are "
+                   "supposed to run the daemon pod."),
+            column("Ready", "integer", "numberReady is the number of nodes that should be running the daemon pod "
+                   "and have one or more of the daemon pod running with a Ready Condition."),
+            column("Up-to-date", "integer", "The total number of nodes that are running updated daemon pod"),
+            column("Available", "integer", "The number of nodes that should be running the daemon pod and have one "
+                   "or more of the daemon pod running and available (ready for at least spec.minReadySeconds)"),
+            column("Node Selector", "string", "NodeSelector is a selector which must be true for the pod to fit on "
+                   "a node. Selector which must match a node's labels for the pod to be scheduled on that node."),
+            AGE,
+            column("Containers", "string", CONTAINERS_DOC, priority=1),
+            column("Images", "string", IMAGES_DOC, priority=1),
+            column("Selector", "string", "A label query over pods that are managed by the daemon set. Must match in "
+                   "order to be controlled. It must match the pod template's labels.", priority=1),
+        ),
+        _daemon_set_cells,
     ),
     "namespaces": Printer(
         (NAME, column("Status", "string", "The status of the namespace"), AGE),

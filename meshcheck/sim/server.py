@@ -6,6 +6,12 @@ Everything a real cluster answers over HTTP comes through here: the Kubernetes A
 ``apiserver``), the API server's service proxy to the add-ons (Kiali, Jaeger or Zipkin,
 Prometheus, Grafana) and to the ingress gateway, and the shop itself. It records every request
 it serves, so the project's tests can count them and prove that the suite writes nothing.
+
+A scenario whose user has the admin role (``api: {role: admin}``, the ``bare`` scenario) accepts
+writes (``writes``) and reconciles them (``reconcile``). Its world is live: the service proxy reaches
+a Service only through ready pods that back it (else 503 ``no endpoints available for service``,
+as kube-apiserver's proxy answers), and a LoadBalancer address MetalLB gives on loopback answers
+as the Service it belongs to, on the Service's HTTP port (``serve``).
 """
 
 from __future__ import annotations
@@ -27,13 +33,18 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
+from meshcheck.sim import endpoints
 from meshcheck.sim import scenario as scenarios
-from meshcheck.sim.apiserver import ApiServer, resources_for, status
+from meshcheck.sim.apiserver import ApiServer, Registry, resources_for, status
 from meshcheck.sim.build import build_world
 from meshcheck.sim.pki import ClusterAuthority
 from meshcheck.sim.protocol import SimRequest, SimResponse
+from meshcheck.sim.reconcile import Reconciler
+from meshcheck.sim.scenario import duration
+from meshcheck.sim.store import Store
 from meshcheck.sim.tls import HTTPSServer, TLSRequestHandler
 from meshcheck.sim.world import World
+from meshcheck.sim.writes import Writer
 
 Handler = Callable[[SimRequest], SimResponse]
 
@@ -65,17 +76,33 @@ class SimCluster:
         self.world: World | None = None
         self.api: ApiServer | None = None
         self.routes: dict[tuple[str, str], Handler] = {}
+        self.reconciler: Reconciler | None = None
+        self._addresses: dict[tuple[str, str], tuple[str, int, ThreadingHTTPServer | None]] = {}
+        self._shop: Any = None
         self.url = ""
         self.kubeconfig: Path | None = None
+
+    @property
+    def writable(self) -> bool:
+        """Whether the kubeconfig's user has the admin role (else the read-only one)."""
+        return (self.model.get("api") or {}).get("role", "reader") == "admin"
 
     # --- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> SimCluster:
         storefront_server, ip, port = self._open_storefront()
         self.world = build_world(self.model, ip, port)
+        registry = Registry(resources_for(self.model))
+        writer = None
+        if self.writable:
+            store = Store(self.world)
+            ready_after = duration((self.model.get("reconcile") or {}).get("ready_after", 1.5))
+            self.reconciler = Reconciler(self.world, store, registry, ready_after=ready_after, addresses=self)
+            writer = Writer(self.world, store, registry, self.reconciler.sync)
+            self.reconciler.sync()
         self.api = ApiServer(
-            self.world.objects, resources_for(self.model), git_version=self.model["kubernetes_version"],
-            forbidden=frozenset((self.model.get("api") or {}).get("forbidden") or ()),
+            self.world.objects, registry, git_version=self.model["kubernetes_version"],
+            forbidden=frozenset((self.model.get("api") or {}).get("forbidden") or ()), writer=writer,
         )
         self.routes = self._routes(self.world)
         self.authority = ClusterAuthority()
@@ -94,6 +121,7 @@ class SimCluster:
             server.shutdown()
             server.server_close()
         self._servers.clear()
+        self._addresses.clear()
 
     def __enter__(self) -> SimCluster:
         return self.start()
@@ -108,6 +136,8 @@ class SimCluster:
 
     def _open_storefront(self) -> tuple[ThreadingHTTPServer | None, str | None, int]:
         """Pick a loopback address as the gateway's EXTERNAL-IP; listen there unless it must not answer."""
+        if "ingress" not in self.model:
+            return None, None, 80  # nothing installed: no gateway, so no address (MetalLB gives one later)
         address = (self.model.get("ingress") or {}).get("address", "storefront")
         if address == "pending":
             return None, None, 80
@@ -136,7 +166,7 @@ class SimCluster:
             issued = self.authority.issue_client(name, auth.get("group"))
             user = {"client-certificate-data": _b64(issued.certificate), "client-key-data": _b64(issued.key)}
         else:
-            name, user = "meshcheck-sim-reader", {"token": self.token}
+            name, user = "meshcheck-sim-admin" if self.writable else "meshcheck-sim-reader", {"token": self.token}
         config = {
             "apiVersion": "v1",
             "kind": "Config",
@@ -157,22 +187,27 @@ class SimCluster:
 
     # --- what the suite's requests meet ---------------------------------------------------
 
-    def _routes(self, world: World) -> dict[tuple[str, str], Handler]:
+    def _routes(self, world: World, live: bool = False) -> dict[tuple[str, str], Handler]:
+        """Who answers behind each Service. A built world leaves out the add-ons its scenario marks
+        unavailable; a ``live`` one keeps them all: whether pods back a Service is asked per request."""
         from meshcheck.sim.addons import grafana, kiali, prometheus, tracing
         from meshcheck.sim.storefront import Storefront
 
         istio_ns, ns = world.istio_namespace, world.namespace
-        shop = Storefront(world)
+        if self._shop is None:
+            self._shop = Storefront(world)  # one shop for the cluster's life: the carts live in it
+        shop = self._shop.handle
+        gateway = self._through_gateway if live else shop  # a gateway's Envoy reaches the shop through frontend
         backend = world.knobs("tracing").get("backend", "jaeger")
         routes: dict[tuple[str, str], tuple[str, Handler]] = {
             (istio_ns, "prometheus"): ("prometheus", lambda r: prometheus.handle(world, r)),
             (istio_ns, "kiali"): ("kiali", lambda r: kiali.handle(world, r)),
             (istio_ns, "tracing"): ("tracing", lambda r: tracing.handle(world, r)),
             (istio_ns, "grafana"): ("grafana", lambda r: grafana.handle(world, r)),
-            (istio_ns, "istio-ingressgateway"): ("storefront", shop.handle),
-            (ns, "istio-gateway-istio"): ("storefront", shop.handle),
-            (ns, "frontend"): ("storefront", shop.handle),
-            (ns, "frontend-external"): ("storefront", shop.handle),
+            (istio_ns, "istio-ingressgateway"): ("storefront", gateway),
+            (ns, "istio-gateway-istio"): ("storefront", gateway),
+            (ns, "frontend"): ("storefront", shop),
+            (ns, "frontend-external"): ("storefront", shop),
         }
         if backend == "zipkin":
             routes[(istio_ns, "zipkin")] = ("tracing", lambda r: tracing.handle(world, r))
@@ -182,12 +217,73 @@ class SimCluster:
         return {
             key: _with_faults(world.knobs(name), handler)
             for key, (name, handler) in routes.items()
-            if world.knobs(name).get("available", True) is not False
+            if live or world.knobs(name).get("available", True) is not False
         }
 
-    def dispatch(self, server: str, request: SimRequest) -> SimResponse:
+    def _through_gateway(self, request: SimRequest) -> SimResponse:
+        """The shop behind a gateway in a live cluster: Envoy answers 503 while no frontend pod is ready."""
+        assert self.world is not None
+        if not endpoints.has_endpoints(self.world, self.world.namespace, "frontend"):
+            return SimResponse.text("no healthy upstream", 503)
+        return self._shop.handle(request)
+
+    def _handler(self, namespace: str, service: str) -> Handler | SimResponse:
+        """What answers a request to a Service: its handler, or the 503 of a Service without endpoints."""
+        assert self.world is not None
+        if not self.world.live:
+            handler = self.routes.get((namespace, service))
+            if handler is None:
+                return status(503, "ServiceUnavailable", f'no endpoints available for service "{service}"')
+            return handler
+        found = endpoints.service(self.world, namespace, service)
+        if found is None or not endpoints.ready_pods(self.world, found):
+            return status(503, "ServiceUnavailable", f'no endpoints available for service "{service}"')
+        routes = self._routes(self.world, live=True)
+        return routes.get((namespace, service)) or (lambda request: SimResponse.text("404 page not found\n", 404))
+
+    # --- LoadBalancer addresses on loopback (controllers.Addresses) ------------------------------
+
+    def serve(self, namespace: str, service: str, ip: str, port: int) -> None:
+        """Answer at ``ip:port`` as the Service (the storefront, for a gateway's): MetalLB gave it that
+        loopback address. An address this machine will not let us bind stays silent, as an unreachable
+        one would."""
+        key = (namespace, service)
+        if key in self._addresses and self._addresses[key][:2] == (ip, port):
+            return
+        self._release(key)
+        try:
+            server: ThreadingHTTPServer | None = ThreadingHTTPServer(
+                (ip, port), _handler_class(self, "storefront", key)
+            )
+        except OSError:
+            server = None
+        self._addresses[key] = (ip, port, server)
+        if server is not None:
+            self._serve(server)
+
+    def load_balancers(self) -> dict[tuple[str, str], tuple[str, int, bool]]:
+        """Each Service answering on a loopback LoadBalancer address: (address, port, whether it listens)."""
+        return {key: (ip, port, server is not None) for key, (ip, port, server) in self._addresses.items()}
+
+    def keep_only(self, services: set[tuple[str, str]]) -> None:
+        for key in [k for k in self._addresses if k not in services]:
+            self._release(key)
+
+    def _release(self, key: tuple[str, str]) -> None:
+        found = self._addresses.pop(key, None)
+        if found is None or found[2] is None:
+            return
+        server = found[2]
+        if server in self._servers:
+            self._servers.remove(server)
+        threading.Thread(target=lambda: (server.shutdown(), server.server_close()), daemon=True).start()
+
+    def dispatch(self, server: str, request: SimRequest, target: tuple[str, str] | None = None) -> SimResponse:
         assert self.world is not None
         self.world.advance()  # what the cluster did by itself since the last request (a rollout completing)
+        if server == "storefront" and target is not None:
+            handler = self._handler(*target)
+            return handler if isinstance(handler, SimResponse) else handler(request)
         if server == "storefront":
             return self.routes[(self.world.namespace, "frontend")](request)
         if self.latency:
@@ -218,9 +314,9 @@ class SimCluster:
         )
         if not known:
             return status(404, "NotFound", f'services "{service}" not found', {"name": service, "kind": "services"})
-        handler = self.routes.get((namespace, service))
-        if handler is None:
-            return status(503, "ServiceUnavailable", f'no endpoints available for service "{service}"')
+        handler = self._handler(namespace, service)
+        if isinstance(handler, SimResponse):
+            return handler
         response = handler(SimRequest(request.method, inner, request.query, request.headers, request.body))
         return _under_proxy(response, prefix)
 
@@ -328,7 +424,9 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def _handler_class(cluster: SimCluster, server: str) -> type[BaseHTTPRequestHandler]:
+def _handler_class(
+    cluster: SimCluster, server: str, target: tuple[str, str] | None = None
+) -> type[BaseHTTPRequestHandler]:
     class Handler(TLSRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -344,7 +442,7 @@ def _handler_class(cluster: SimCluster, server: str) -> type[BaseHTTPRequestHand
                 Served(server, self.command, split.path, split.query, headers.get("accept", ""), self.peer_user or "")
             )
             try:
-                response = cluster.dispatch(server, request)
+                response = cluster.dispatch(server, request, target)
             except Exception as exc:  # a simulator bug must show as a 500, not hang the client
                 response = SimResponse.json(
                     {"kind": "Status", "status": "Failure", "code": 500, "message": f"simulator error: {exc!r}"}, 500

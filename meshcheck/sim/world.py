@@ -8,14 +8,20 @@ A real cluster also changes by itself: a rollout completes a few seconds after i
 world holds such changes with the time they are due (``Change``), and the server applies the due
 ones before it serves each request (``advance``). A change swaps in new lists of objects instead
 of editing the ones a handler may be reading, under one lock, so one world serves many threads;
-the same two operations (``put``, ``remove``) are where writes will land when the simulated cluster
-grows a reconciler.
+the same two operations (``put``, ``remove``) are where writes land (``store``), and a change may
+also ``run`` a step of the reconciler (``reconcile``) when its time has come: a pod that becomes
+ready a moment after its Deployment was applied.
+
+A world built from a scenario keeps the facts the builder gave it. A world the API writes to is
+``live``: its facts are worked out again from its objects after every write and every step of the
+reconciler (``facts``), so the add-ons answer for what was actually deployed.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +38,7 @@ class Change:
     put: tuple[tuple[str, Obj], ...] = ()
     remove: tuple[tuple[str, str, str], ...] = ()
     what: str = ""
+    run: Callable[[], None] | None = field(default=None, compare=False)  # called last, under the world's lock
 
 
 @dataclass
@@ -46,7 +53,9 @@ class World:
     started: float = field(default_factory=lambda: time.time() - 3 * 3600)
     changes: list[Change] = field(default_factory=list)  # not yet applied, in any order
     born: float = field(default_factory=time.monotonic)  # when the cluster started: changes count from here
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    calls: tuple[Edge, ...] = ()           # the apps' call graph, whichever of them run (live worlds)
+    live: bool = False                     # facts follow the objects (a cluster the API writes to)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     def knobs(self, addon: str) -> dict[str, Any]:
         return self.addons.get(addon) or {}
@@ -75,7 +84,19 @@ class World:
                     self._remove(plural, namespace, name)
                 for plural, obj in change.put:
                     self._put(plural, obj)
+                if change.run is not None:
+                    change.run()
             return due
+
+    def at(self, delay: float, run: Callable[[], None], what: str = "") -> None:
+        """Have ``run`` called before the first request served ``delay`` seconds from now."""
+        with self._lock:
+            self.changes.append(Change(time.monotonic() - self.born + delay, what=what, run=run))
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held while the world changes: a write and the reconciling that follows it happen as one."""
+        return self._lock
 
     def put(self, plural: str, obj: Obj) -> None:
         """Store an object in place of the one of the same kind, namespace and name, or add it."""

@@ -19,7 +19,7 @@ from meshcheck.sim.build import build_world
 from meshcheck.sim.world import Change, World
 from tests.unit.simhttp import start_sim
 
-MODELS = {"deployments": "V1Deployment", "pods": "V1Pod"}
+MODELS = {"deployments": "V1Deployment", "daemonsets": "V1DaemonSet", "pods": "V1Pod"}
 
 
 def pod(name: str, phase: str = "Running") -> dict[str, Any]:

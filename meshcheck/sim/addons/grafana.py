@@ -27,7 +27,10 @@ manifests/addons/dashboards/*.json: G8wLrJIZk, 3--MLVZZk, vu8e0VWZk, LJ_uJAvmk, 
 UbsSZTDik), the md5 of the dashboard's file name in newer releases (manifests/addons/dashboards/
 README.md), plus the Ztunnel dashboard from 1.23 (manifests/addons/dashboards/ztunnel.libsonnet).
 
-Knobs (``world.knobs("grafana")``): ``missing_dashboards: [title, ...]``, ``datasource:
+A Grafana deployed through the API answers from what it was provisioned with instead: the data
+sources and dashboards of the ConfigMaps its Deployment mounts (``grafana_provisioning``).
+
+Knobs of a built world (``world.knobs("grafana")``): ``missing_dashboards: [title, ...]``, ``datasource:
 "broken"|"absent"``, ``uids: "fixed"|"hashed"`` (default hashed), ``ztunnel: true|false`` (default:
 Istio 1.23 or later), ``version`` (default: the tag of the grafana image the simulated cluster
 runs, else "11.3.1", the add-on's image in recent Istio).
@@ -40,6 +43,7 @@ import json
 import re
 from typing import Any
 
+from meshcheck.sim.addons import grafana_provisioning
 from meshcheck.sim.addons import prometheus as sim_prometheus
 from meshcheck.sim.protocol import SimRequest, SimResponse
 from meshcheck.sim.world import World
@@ -122,7 +126,16 @@ def _provisioned_uid(name: str) -> str:
 
 
 def datasources(world: World) -> list[Obj]:
-    """The add-on's provisioned data sources, bent by the ``datasource`` knob."""
+    """The add-on's provisioned data sources: from its ConfigMaps when deployed, else as the add-on ships
+    them, bent by the ``datasource`` knob."""
+    provisioned = grafana_provisioning.read(world)
+    if provisioned is not None:
+        return [
+            _datasource(index, str(d.get("name", "")), str(d.get("type", "")), str(d.get("url", "")),
+                        default=bool(d.get("isDefault")), uid=d.get("uid"),
+                        interval=str((d.get("jsonData") or {}).get("timeInterval", "")))
+            for index, d in enumerate(provisioned.datasources, start=1)
+        ]
     mode = world.knobs("grafana").get("datasource")
     found = []
     if mode != "absent":
@@ -132,9 +145,10 @@ def datasources(world: World) -> list[Obj]:
     return found
 
 
-def _datasource(ident: int, name: str, kind: str, url: str, *, default: bool, interval: str) -> Obj:
+def _datasource(ident: int, name: str, kind: str, url: str, *, default: bool, interval: str,
+                uid: str | None = None) -> Obj:
     return {
-        "id": ident, "uid": _provisioned_uid(name), "orgId": 1, "name": name, "type": kind,
+        "id": ident, "uid": uid or _provisioned_uid(name), "orgId": 1, "name": name, "type": kind,
         "typeName": name, "typeLogoUrl": f"public/app/plugins/datasource/{kind}/img/{kind}_logo.svg",
         "access": "proxy", "url": url, "user": "", "database": "", "basicAuth": False,
         "isDefault": default, "jsonData": {"timeInterval": interval}, "readOnly": False,
@@ -154,20 +168,29 @@ def _datasource_health(world: World, uid: str | None, ident: str | None) -> SimR
         return SimResponse.json({"message": "Unable to load datasource metadata"}, 500)
     if source["type"] != "prometheus" or _major(world) < 10:
         return _not_found()           # no backend health check in this plugin / release
-    if source["url"] == BROKEN_URL:
-        host = BROKEN_URL.split("//")[1].split(":")[0]
-        error = (f'Post "{BROKEN_URL}/api/v1/query": dial tcp: lookup {host} on 10.96.0.10:53: '
-                 "no such host")
+    failure = _failure(world, source["url"])
+    if failure is not None:
+        error = f'Post "{source["url"].rstrip("/")}/api/v1/query": {failure}'
         return SimResponse.json({"status": "ERROR", "message": f"{error} - {PROM_ERROR}"}, 400)
     details = {"application": "Prometheus", "features": {"rulerApiEnabled": False}}
     return SimResponse.json({"status": "OK", "message": PROM_OK, "details": details})
+
+
+def _failure(world: World, url: str) -> str | None:
+    """Why the data source at ``url`` does not answer Grafana (Go's error), or None when it does."""
+    if url == BROKEN_URL:
+        return f"dial tcp: lookup {BROKEN_URL.split('//')[1].split(':')[0]} on 10.96.0.10:53: no such host"
+    provisioned = grafana_provisioning.read(world) if world.live else None
+    if provisioned is None:
+        return None
+    return grafana_provisioning.unreachable(world, url, provisioned.namespace)
 
 
 def _proxy(world: World, request: SimRequest, uid: str | None, ident: str | None, rest: str) -> SimResponse:
     source = _find(world, uid, ident)
     if source is None:
         return SimResponse.json({"message": "Unable to load datasource metadata"}, 500)
-    if source["type"] != "prometheus" or source["url"] == BROKEN_URL:
+    if source["type"] != "prometheus" or _failure(world, source["url"]) is not None:
         return SimResponse(502, b"", {})
     if rest.rstrip("/") == "/api/v1/query" and (request.arg("query") or "").replace(" ", "") == "1+1":
         data = {"resultType": "scalar", "result": [round(world.now(), 3), "2"]}
@@ -186,7 +209,12 @@ def _istio_minor(world: World) -> int:
 
 
 def dashboards(world: World) -> list[Obj]:
-    """The Istio dashboards as search hits, sorted by title as Grafana sorts them."""
+    """The dashboards as search hits, sorted by title as Grafana sorts them: those provisioned from the
+    deployed Grafana's ConfigMaps, else Istio's as the add-on ships them, bent by the knobs."""
+    provisioned = grafana_provisioning.read(world)
+    if provisioned is not None:
+        ordered = sorted(provisioned.dashboards, key=lambda d: d.title)
+        return [_hit(world, index, d.uid, d.title, d.folder) for index, d in enumerate(ordered, start=2)]
     knobs = world.knobs("grafana")
     missing = set(knobs.get("missing_dashboards") or [])
     fixed = knobs.get("uids", "hashed") == "fixed"
@@ -204,12 +232,13 @@ def _slug(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
 
 
-def _hit(world: World, ident: int, uid: str, title: str) -> Obj:
+def _hit(world: World, ident: int, uid: str, title: str, folder: str = "istio") -> Obj:
+    folder_uid = FOLDER_UID if folder == "istio" else hashlib.md5(folder.encode()).hexdigest()[:14]
     hit: Obj = {
         "id": ident, "uid": uid, "title": title, "uri": f"db/{_slug(title)}",
         "url": f"/d/{uid}/{_slug(title)}", "slug": "", "type": "dash-db", "tags": [], "isStarred": False,
-        "folderId": 1, "folderUid": FOLDER_UID, "folderTitle": "istio",
-        "folderUrl": f"/dashboards/f/{FOLDER_UID}/istio", "sortMeta": 0,
+        "folderId": 1, "folderUid": folder_uid, "folderTitle": folder,
+        "folderUrl": f"/dashboards/f/{folder_uid}/{_slug(folder)}", "sortMeta": 0,
     }
     if _major(world) >= 11:
         hit["orgId"] = 1
