@@ -68,7 +68,8 @@ class Writer:
         self.webhook_wait = webhook_wait
         self.progress = progress or (lambda _line: None)
         self._resources: dict[str, dict[str, tuple[str, bool]]] = {}  # group/version -> kind -> (plural, namespaced)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the request log
+        self._discovery_lock = threading.Lock()  # one discovery at a time (it sends requests itself)
         self.log: list[tuple[str, str]] = []  # (method, path) of every request sent
 
     @classmethod
@@ -143,7 +144,7 @@ class Writer:
                           "that defines it first (its layer's manifests, in order)")
 
     def _discover(self, api_version: str, fresh: bool) -> dict[str, tuple[str, bool]]:
-        with self._lock:
+        with self._discovery_lock:
             if fresh or api_version not in self._resources:
                 path = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
                 status, body = self._send("GET", path, ok=(200, 404))

@@ -67,9 +67,21 @@ class Deployment:
 
     def own(self, relative: str) -> list[Obj]:
         """The documents of one of the project's own manifests."""
-        path = self.options.manifests / relative
+        return _documents(self._read(relative), relative)
+
+    def fragment(self, relative: str) -> Obj:
+        """One of the project's own settings merged into an upstream object (not a Kubernetes object)."""
         try:
-            return _documents(path.read_text(), relative)
+            found = yaml.safe_load(self._read(relative))
+        except yaml.YAMLError as exc:
+            raise DeployError(f"manifests/{relative} is not valid YAML ({' '.join(str(exc).split())[:200]})") from None
+        if not isinstance(found, dict):
+            raise DeployError(f"manifests/{relative} must be a mapping of settings")
+        return found
+
+    def _read(self, relative: str) -> str:
+        try:
+            return (self.options.manifests / relative).read_text()
         except OSError as exc:
             raise DeployError(f"manifests/{relative} cannot be read ({exc.strerror})") from None
 
@@ -188,7 +200,7 @@ def addons(d: Deployment) -> None:
         d.apply("addons", docs[name])
     tracing = d.writer.get("/api/v1/namespaces/istio-system/services/tracing") or {}
     link = tracing_link(tracing, d.writer.get("/api/v1/nodes") or {}, d.options.expose)
-    settings = d.own("addons/kiali-tracing.yaml")[0]
+    settings = d.fragment("addons/kiali-tracing.yaml")
     settings["external_url"] = link
     d.progress(f"  addons: Kiali's tracing link {link}")
     d.apply("addons", [with_kiali_tracing(doc, settings) for doc in docs["istio-addon-kiali"]])

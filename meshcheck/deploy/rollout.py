@@ -45,7 +45,7 @@ def wait_for_rollout(
     timeout: float,
     *,
     progress: Callable[[str], None] = print,
-    poll: float = 2.0,
+    poll: float = 1.0,
     every: float = 10.0,
 ) -> None:
     """Wait until every Deployment and DaemonSet in ``namespaces`` has rolled out, within ``timeout``.
