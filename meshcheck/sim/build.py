@@ -15,6 +15,7 @@ import yaml
 
 from meshcheck.errors import ConfigError
 from meshcheck.sim import kinds as k
+from meshcheck.sim import mesh_config
 from meshcheck.sim.addons import kiali_config as sim_kiali
 from meshcheck.sim.scenario import duration, release
 from meshcheck.sim.world import Change, World
@@ -221,6 +222,7 @@ def build_world(model: Model, storefront_ip: str | None, storefront_port: int) -
     _ingress(b)
     _metallb(b)
     _addons(b)
+    mesh_config.build(b)
     boutique = model["boutique"]
     b.check_names()
     running = tuple(
