@@ -70,6 +70,13 @@ IP_ADDRESS_POOLS = Kind("metallb.io", "ipaddresspools", True, None)
 L2_ADVERTISEMENTS = Kind("metallb.io", "l2advertisements", True, None)
 INGRESSES = Kind("networking.k8s.io", "ingresses", True)
 KIALIS = Kind("kiali.io", "kialis", True, None)  # the Kiali operator's CR (v1alpha1); listed only where served
+# Istio's policies (istio/istio manifests/charts/base/files/crd-all.gen.yaml): security.istio.io serves v1 from
+# Istio 1.22 (v1beta1 before), DestinationRule follows networking.istio.io's preferred version; EnvoyFilter is
+# served only as v1alpha3, so the group's preferred version (v1) would not find it.
+PEER_AUTHENTICATIONS = Kind("security.istio.io", "peerauthentications", True, None)
+AUTHORIZATION_POLICIES = Kind("security.istio.io", "authorizationpolicies", True, None)
+DESTINATION_RULES = Kind("networking.istio.io", "destinationrules", True, None)
+ENVOY_FILTERS = Kind("networking.istio.io", "envoyfilters", True, "v1alpha3")
 
 METADATA_ONLY = "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json"
 

@@ -56,11 +56,16 @@ def prerequisites(name: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Deployable:
-    """What the deploy step builds, in order: a folder of ``manifests/`` and the layers that verify it."""
+    """What the deploy step builds, in order: a folder of ``manifests/`` and the layers that verify it.
+
+    ``default`` False: deployed only when named (``--deploy-layers=…,policy``), because it changes what a
+    default profile expects of the cluster (a hardened mesh refuses what the lab's allowed).
+    """
 
     name: str
     title: str
     verified_by: tuple[str, ...]  # names of LAYERS
+    default: bool = True
 
 
 DEPLOYABLES: tuple[Deployable, ...] = (
@@ -70,6 +75,8 @@ DEPLOYABLES: tuple[Deployable, ...] = (
                ("boutique", "gateway", "storefront")),
     Deployable("addons", "Istio's Prometheus, Grafana, Jaeger and Kiali", ("telemetry", "kiali", "tracing", "grafana")),
     Deployable("dashboard", "The Kubernetes dashboard and an admin account", ("cluster",)),
+    Deployable("policy", "Strict mTLS, a circuit breaker and authorization policies (the hardened profile)",
+               ("boutique", "telemetry"), default=False),
 )
 
 DEPLOYABLE: dict[str, Deployable] = {d.name: d for d in DEPLOYABLES}

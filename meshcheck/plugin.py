@@ -63,7 +63,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     "on an attached cluster the run says what it will change before the first write")
     group.addoption("--deploy-layers", default=None,
                     help="deploy only these layers, comma-separated: metallb,istio,boutique,addons,dashboard "
-                    "(implies --deploy)")
+                    "(the default), and policy, deployed only when named (implies --deploy)")
     group.addoption("--deploy-timeout", type=float, default=600.0,
                     help="seconds each deployed layer may take to roll out (default 600)")
     group.addoption("--expose", choices=("clusterip", "nodeport"), default="clusterip",

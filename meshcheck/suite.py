@@ -39,7 +39,13 @@ LAYER_KINDS: dict[str, tuple[kube.Kind, ...]] = {
         kube.CLUSTER_ROLE_BINDINGS,
     ),
     "istio": (kube.DEPLOYMENTS, kube.PODS, kube.MUTATING_WEBHOOKS, kube.NAMESPACES),
-    "boutique": (kube.DEPLOYMENTS, kube.PODS),
+    "boutique": (
+        kube.DEPLOYMENTS,
+        kube.PODS,
+        kube.DESTINATION_RULES,
+        kube.ENVOY_FILTERS,
+        kube.AUTHORIZATION_POLICIES,
+    ),
     "gateway": (
         kube.DEPLOYMENTS,
         kube.PODS,
@@ -59,7 +65,7 @@ LAYER_KINDS: dict[str, tuple[kube.Kind, ...]] = {
         kube.GATEWAYS,
         kube.HTTP_ROUTES,
     ),
-    "telemetry": (kube.DEPLOYMENTS, kube.PODS, kube.SERVICES),
+    "telemetry": (kube.DEPLOYMENTS, kube.PODS, kube.SERVICES, kube.PEER_AUTHENTICATIONS),
     "kiali": (
         kube.DEPLOYMENTS,
         kube.PODS,
@@ -73,6 +79,15 @@ LAYER_KINDS: dict[str, tuple[kube.Kind, ...]] = {
     ),
     "tracing": (kube.DEPLOYMENTS, kube.PODS, kube.SERVICES),
     "grafana": (kube.DEPLOYMENTS, kube.PODS, kube.SERVICES),
+}
+
+# Kinds read only for a promise of the profile's ``policies``: listed up front when the profile makes
+# it, and otherwise not at all (their checks are skipped), so a run that asks for none pays nothing.
+POLICY_KINDS: dict[kube.Kind, str] = {
+    kube.PEER_AUTHENTICATIONS: "mtls",
+    kube.DESTINATION_RULES: "circuit_breakers",
+    kube.ENVOY_FILTERS: "rate_limits",
+    kube.AUTHORIZATION_POLICIES: "authorization",
 }
 
 # What a layer reads in the add-ons' namespace only (the profile's addons_namespace), not cluster-wide.
@@ -106,11 +121,16 @@ class Suite:
 
     def prefetch(self, layers: Iterable[str]) -> None:
         layers = list(layers)
-        kinds = sorted({k for layer in layers for k in LAYER_KINDS.get(layer, ())}, key=lambda k: (k.group, k.plural))
+        kinds = sorted({k for layer in layers for k in LAYER_KINDS.get(layer, ()) if self._needed(k)},
+                       key=lambda k: (k.group, k.plural))
         scoped = {
             (k, self.profile.addons_namespace) for layer in layers for k in LAYER_ADDON_NAMESPACE_KINDS.get(layer, ())
         }
         self.cluster.prefetch([*kinds, *sorted(scoped, key=lambda s: (s[0].group, s[0].plural))])
+
+    def _needed(self, kind: kube.Kind) -> bool:
+        policy = POLICY_KINDS.get(kind)
+        return policy is None or self.profile.policies.required(policy)
 
     # --- what several layers ask --------------------------------------------------------------
 

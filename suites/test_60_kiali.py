@@ -1,17 +1,23 @@
 """Kiali: it runs, its graph of the boutique's namespace shows the call graph, its tracing link is right.
 
-Requests on a healthy cluster: Kiali's status once (health and tracing link), the graph once, its
-istio status once (whether Kiali reaches its tracing backend), and its ConfigMap's namespace listed
-once (its in-cluster tracing URL); the graph is fetched again only while its check waits for traffic
-to show up. Services, Nodes and routes are the run's shared lists.
+Requests on a healthy cluster: Kiali's status once (health, tracing link, and the version that says
+which routes to ask); then, all at once, the graph, its istio status (whether Kiali reaches its tracing
+backend), its validations of the namespace's Istio objects and its apps' health; and its ConfigMap's
+namespace listed once (its in-cluster tracing URL). The graph and the health are fetched again only
+while their checks wait for traffic to show up. Services, Nodes and routes are the run's shared lists.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from meshcheck.addons import kiali as kiali_api
+from meshcheck.addons import kiali_health, kiali_validations
 from meshcheck.checks import kiali as checks
+from meshcheck.checks import kiali_health as health_checks
+from meshcheck.checks import kiali_validations as validation_checks
 from meshcheck.latest import Latest
 
 GRAPH_DURATION = "10m"          # Kiali's default window: the calls Prometheus saw in the last 10 minutes
@@ -23,21 +29,41 @@ def kiali_status(kiali):
 
 
 @pytest.fixture(scope="module")
-def kiali_graph(kiali, kiali_status, boutique_namespace):
-    return Latest(lambda: kiali_api.fetch_graph(kiali, boutique_namespace, duration=GRAPH_DURATION,
-                                                web_root=kiali_status.web_root))
+def kiali_reads(kiali, kiali_status, boutique_namespace):
+    """Kiali's graph, istio status, validations and apps' health: independent reads, started at once so
+    that they cost one round trip together; a check that waits reads its own again."""
+    root = kiali_status.web_root
+    reads = {
+        "graph": lambda: kiali_api.fetch_graph(kiali, boutique_namespace, duration=GRAPH_DURATION, web_root=root),
+        "istio_status": lambda: kiali_api.fetch_istio_status(kiali, root),
+        "validations": lambda: kiali_validations.fetch_validations(kiali, boutique_namespace, root),
+        "health": lambda: kiali_health.fetch_app_health(kiali, boutique_namespace, kiali_status.version, root),
+    }
+    with ThreadPoolExecutor(max_workers=len(reads)) as pool:
+        yield {name: Latest(fetch, pool.submit(fetch)) for name, fetch in reads.items()}
 
 
 def test_kiali_is_healthy(kiali_status, require):
     require(checks.check_kiali_healthy(kiali_status))
 
 
-def test_kiali_graph_has_call_graph_edges(kiali_graph, profile, boutique_namespace, wait, require):
-    read = kiali_graph.reader()
+def test_kiali_graph_has_call_graph_edges(kiali_reads, profile, boutique_namespace, wait, require):
+    read = kiali_reads["graph"].reader()
     require(wait(lambda: checks.check_graph_edges(read(), profile.edges, boutique_namespace)))
 
 
-def test_kiali_tracing_url_points_at_tracing_service(suite, kiali, kiali_status, profile, require):
+def test_kiali_tracing_url_points_at_tracing_service(suite, kiali, kiali_status, kiali_reads, profile, require):
     settings = suite.kiali_tracing_settings(kiali, kiali_status.version)
-    istio = kiali_api.fetch_istio_status(kiali, kiali_status.web_root)
+    istio = kiali_reads["istio_status"].value
     require(checks.check_tracing_url(kiali_status, settings, istio, suite.network(), profile.addons["tracing"]))
+
+
+@pytest.mark.nonblocking
+def test_kiali_validations_show_no_errors(kiali_reads, boutique_namespace, require):
+    require(validation_checks.check_validations(kiali_reads["validations"].value, boutique_namespace))
+
+
+@pytest.mark.nonblocking
+def test_kiali_health_shows_no_app_failing(kiali_reads, profile, boutique_namespace, wait, require):
+    read = kiali_reads["health"].reader()
+    require(wait(lambda: health_checks.check_health(read(), boutique_namespace, tuple(profile.workloads))))

@@ -17,7 +17,7 @@ from tests import fakes
 from tests.harness import ROOT
 from tests.unit.simhttp import start_sim
 
-SUITE_TESTS = 37
+SUITE_PASSED = 40  # of 44: the four policy checks the default profile does not require are skipped
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def verbs(tmp_path: Path) -> list[str]:
 def test_create_deploy_check_delete(tmp_path: Path, env: dict[str, str]) -> None:
     done = run(tmp_path, env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    assert f"{SUITE_TESTS} passed" in done.stdout
+    assert f"{SUITE_PASSED} passed, 4 skipped" in done.stdout
     assert verbs(tmp_path)[-1] == "kind delete cluster", verbs(tmp_path)
     assert "kind create cluster" in verbs(tmp_path) and "istioctl install" in verbs(tmp_path)
     kubeconfig = ROOT / ".pytest-kind" / "ci" / "kubeconfig"

@@ -27,6 +27,9 @@ def _closed(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[
 STRINGS = {"type": "array", "items": {"type": "string"}}
 PORT = {"type": "integer", "minimum": 1, "maximum": 65535}
 METADATA = {"type": "object", "required": ["name"]}
+INTEGER = {"type": "integer"}
+LABELS = {"type": "object", "additionalProperties": {"type": "string"}}
+MTLS_MODE = {"enum": ["UNSET", "DISABLE", "PERMISSIVE", "STRICT"]}
 
 # The fields of each CRD the project's manifests use, read from the CRDs of the pinned releases: a field
 # outside them (a typo, a field of another version) fails here instead of at apply time on a real cluster.
@@ -61,6 +64,31 @@ CRD_SUBSETS: dict[tuple[str, str], dict[str, Any]] = {
                 "type": {"enum": ["Exact", "PathPrefix", "RegularExpression"]}, "value": {"type": "string"}})})},
             "backendRefs": {"type": "array", "items": _closed({"name": {"type": "string"}, "port": PORT},
                                                               ("name",))}})}}),
+    # istio 1.28.3 manifests/charts/base/files/crd-all.gen.yaml: peerauthentications / authorizationpolicies
+    # .security.istio.io v1, destinationrules.networking.istio.io v1 (the fields the policy layer sets)
+    ("security.istio.io/v1", "PeerAuthentication"): _closed({
+        "selector": _closed({"matchLabels": LABELS}),
+        "mtls": _closed({"mode": MTLS_MODE}),
+        "portLevelMtls": {"type": "object", "additionalProperties": _closed({"mode": MTLS_MODE})}}),
+    ("security.istio.io/v1", "AuthorizationPolicy"): _closed({
+        "selector": _closed({"matchLabels": LABELS}),
+        "action": {"enum": ["ALLOW", "DENY", "AUDIT", "CUSTOM"]},
+        "rules": {"type": "array", "items": _closed({
+            "from": {"type": "array", "items": _closed({"source": _closed({
+                "principals": STRINGS, "notPrincipals": STRINGS, "namespaces": STRINGS, "notNamespaces": STRINGS})})},
+            "to": {"type": "array", "items": _closed({"operation": _closed({
+                "ports": STRINGS, "methods": STRINGS, "paths": STRINGS})})}})}}),
+    ("networking.istio.io/v1", "DestinationRule"): _closed({
+        "host": {"type": "string"},
+        "trafficPolicy": _closed({
+            "connectionPool": _closed({
+                "tcp": _closed({"maxConnections": {"type": "integer"}, "connectTimeout": {"type": "string"}}),
+                "http": _closed({"http1MaxPendingRequests": INTEGER, "http2MaxRequests": INTEGER,
+                                 "maxRequestsPerConnection": INTEGER, "maxRetries": INTEGER})}),
+            "outlierDetection": _closed({
+                "consecutive5xxErrors": {"type": "integer"}, "consecutiveGatewayErrors": {"type": "integer"},
+                "interval": {"type": "string"}, "baseEjectionTime": {"type": "string"},
+                "maxEjectionPercent": {"type": "integer"}})})}, ("host",)),
     # istio 1.28.3 operator/pkg/apis/types.go: the IstioOperator that istioctl install -f reads
     ("install.istio.io/v1alpha1", "IstioOperator"): _closed({"profile": {"enum": [
         "default", "demo", "minimal", "remote", "empty", "preview", "ambient"]}}, ("profile",)),
@@ -127,3 +155,26 @@ def test_own_manifests_name_no_image_and_no_secret() -> None:
 def test_every_yaml_is_reachable_from_a_layer() -> None:
     used = {p.parent.name for p in MANIFESTS.rglob("*.yaml") if p.parent != MANIFESTS}
     assert used <= {d.name for d in layers.DEPLOYABLES}
+
+
+def test_authorization_policies_allow_exactly_the_call_graph() -> None:
+    """manifests/policy/authorization.yaml lists, per callee, the principals of exactly its callers in the
+    default profile's call graph (and each ingress-<flavour>.yaml lets that flavour's gateway call frontend)."""
+    from meshcheck.profile import load_profile
+
+    profile = load_profile()
+    allowed: dict[str, set[str]] = {}
+    for path in sorted((MANIFESTS / "policy").glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc["kind"] != "AuthorizationPolicy" or not doc["spec"]:
+                continue
+            callee = doc["spec"]["selector"]["matchLabels"]["app"]
+            for rule in doc["spec"]["rules"]:
+                for source in rule["from"]:
+                    principals = source["source"]["principals"]
+                    allowed.setdefault(callee, set()).update(p.rsplit("/", 1)[1] for p in principals)
+    expected: dict[str, set[str]] = {}
+    for caller, callee in profile.edges:
+        expected.setdefault(callee, set()).add(caller)
+    expected["frontend"] |= {"istio-ingressgateway-service-account", "istio-gateway-istio"}
+    assert allowed == expected

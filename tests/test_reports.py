@@ -45,7 +45,7 @@ def test_a_broken_layer_shows_in_the_terminal_table_the_html_summary_and_junit(t
         r"^(\w+) +(\d+) +(\d+) +(\d+)  (.*)$", run.output.split("meshcheck layers", 1)[1], re.MULTILINE)}
     assert table["cluster"] == (5, 0, 0, "")
     assert table["istio"][:3] == (4, 1, 0) and table["istio"][3].startswith("istiod Deployment istio-system/istiod")
-    assert table["boutique"] == (0, 0, 4, "") and table["grafana"] == (0, 0, 4, "")
+    assert table["boutique"] == (0, 0, 7, "") and table["grafana"] == (0, 0, 4, "")
     assert re.search(r"cluster meshcheck-sim \(https://127\.0\.0\.1:\d+\): \d+ API requests", run.output)
 
     parser = _Tables()

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 import pytest
 
 from meshcheck import layers
+from meshcheck.profile import Profile, load_profile
 from meshcheck.sim import scenario as scenarios
-from tests.harness import Run, run_suite
+from tests.harness import ROOT, Run, run_suite
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,16 @@ class Expect:
 
 
 ISTIO_BLOCKS = "istio"
+HARDENED = ("--profile=hardened",)
+RATE_LIMITED = ("--profile=tests/profiles/rate-limited.yaml",)
+KIALI_TESTS = ("test_kiali_is_healthy", "test_kiali_graph_has_call_graph_edges",
+               "test_kiali_tracing_url_points_at_tracing_service", "test_kiali_validations_show_no_errors",
+               "test_kiali_health_shows_no_app_failing")
+# The checks of the profile's policies: skipped "not required by profile" where the run's profile asks for none.
+POLICY_TESTS = {"test_strict_mtls_covers_boutique_namespace": "mtls",
+                "test_boutique_circuit_breakers_in_place": "circuit_breakers",
+                "test_boutique_local_rate_limits_in_place": "rate_limits",
+                "test_boutique_authorization_allows_only_the_call_graph": "authorization"}
 EXPECT: dict[str, Expect] = {
     "healthy": Expect(),
     "healthy-gateway-api": Expect(),
@@ -80,7 +91,7 @@ EXPECT: dict[str, Expect] = {
                                "boutique", skip={t: "no namespace holds Deployment frontend" for t in (
                                    "test_istio_injection_label_on_boutique_namespace",
                                    "test_boutique_deployments_available", "test_boutique_pods_have_ready_sidecars",
-                                   "test_boutique_restarts_within_budget")}),
+                                   "test_boutique_restarts_within_budget", *list(POLICY_TESTS)[1:])}),
     "paymentservice-down": Expect({"test_boutique_deployments_available": "paymentservice (0/1 replicas",
                                    "test_boutique_pods_have_ready_sidecars": "paymentservice",
                                    "test_boutique_restarts_within_budget": "paymentservice-"}, "boutique"),
@@ -94,9 +105,13 @@ EXPECT: dict[str, Expect] = {
     "external-ip-pending": Expect({"test_gateway_has_external_address": "has no EXTERNAL-IP (pending)"}, "gateway"),
     "gateway-selector-wrong": Expect({"test_gateway_selects_ingress_pods": "no pod has those labels"}, "gateway"),
     "httproute-bad-backend": Expect({"test_gateway_routes_to_frontend_service": "HTTPRoute default/frontend-route "
-                                     "routes to host frontend-missing"}, "gateway"),
+                                     "routes to host frontend-missing",
+                                     "test_kiali_validations_show_no_errors": "HTTPRoute default/frontend-route "
+                                     "KIA1402 BackendRef on rule doesn't have a valid service"}, "gateway"),
     "virtualservice-bad-host": Expect({"test_gateway_routes_to_frontend_service": "no Service online-boutique/"
-                                       "frontend-missing exists"}, "gateway"),
+                                       "frontend-missing exists",
+                                       "test_kiali_validations_show_no_errors": "VirtualService online-boutique/"
+                                       "frontend-ingress KIA1101"}, "gateway"),
     "metallb-pool-mismatch": Expect({"test_gateway_address_in_metallb_pool": "is outside MetalLB's IPAddressPool"}),
     "metallb-not-advertised": Expect({"test_gateway_address_in_metallb_pool": "no L2Advertisement"}),
     "frontend-external-left": Expect({"test_gateway_frontend_external_removed": "frontend-external still exists"}),
@@ -120,28 +135,57 @@ EXPECT: dict[str, Expect] = {
                               "POST /cart/checkout through gateway EXTERNAL-IP"}),
     "prometheus-down": Expect({"test_prometheus_is_ready": "answered 503",
                                "test_prometheus_scrapes_boutique_sidecar_targets": "503",
-                               "test_prometheus_has_mesh_request_series_for_workloads": "503"}, "telemetry"),
+                               "test_prometheus_has_mesh_request_series_for_workloads": "503",
+                               "test_mesh_calls_arrive_over_mutual_tls": "503"}, "telemetry"),
     "prometheus-no-istio-metrics": Expect({"test_prometheus_has_mesh_request_series_for_workloads":
-                                           "no istio_requests_total series"}, "telemetry"),
+                                           "no istio_requests_total series",
+                                           "test_mesh_calls_arrive_over_mutual_tls":
+                                           "no call into namespace online-boutique is reported by its destination"},
+                                          "telemetry"),
     "prometheus-targets-down": Expect({"test_prometheus_scrapes_boutique_sidecar_targets": "down: frontend-"},
                                       "telemetry"),
     "kiali-missing-edge": Expect({"test_kiali_graph_has_call_graph_edges": "checkoutservice→paymentservice"}),
-    "kiali-unanswered-edge": Expect({"test_kiali_graph_has_call_graph_edges": "service"}),
+    "kiali-unanswered-edge": Expect({"test_kiali_graph_has_call_graph_edges": "service",
+                                     "test_kiali_health_shows_no_app_failing": "checkoutservice Failure (outbound grpc "
+                                     "error rate"}),
     "kiali-tracing-url-wrong": Expect({"test_kiali_tracing_url_points_at_tracing_service":
                                        "jaeger.example.invalid"}),
-    "kiali-malformed": Expect({"test_kiali_is_healthy": "not JSON",
-                               "test_kiali_graph_has_call_graph_edges": "not JSON",
-                               "test_kiali_tracing_url_points_at_tracing_service": "not JSON"}),
-    "kiali-down": Expect({t: "no ready pod backs Service istio-system/kiali" for t in (
-        "test_kiali_is_healthy", "test_kiali_graph_has_call_graph_edges",
-        "test_kiali_tracing_url_points_at_tracing_service")}),
-    "kiali-not-installed": Expect({t: "no Service named kiali (or labelled app=kiali)" for t in (
-        "test_kiali_is_healthy", "test_kiali_graph_has_call_graph_edges",
-        "test_kiali_tracing_url_points_at_tracing_service")}),
-    "kiali-slow": Expect({"test_kiali_is_healthy": "did not answer",
-                          "test_kiali_graph_has_call_graph_edges": "did not answer",
-                          "test_kiali_tracing_url_points_at_tracing_service": "did not answer"},
-                         args=("--request-timeout=1",)),
+    "kiali-malformed": Expect(dict.fromkeys(KIALI_TESTS, "not JSON")),
+    "kiali-down": Expect(dict.fromkeys(KIALI_TESTS, "no ready pod backs Service istio-system/kiali")),
+    "kiali-not-installed": Expect(dict.fromkeys(KIALI_TESTS, "no Service named kiali (or labelled app=kiali)")),
+    "kiali-slow": Expect(dict.fromkeys(KIALI_TESTS, "did not answer"), args=("--request-timeout=1",)),
+    "kiali-validation-error": Expect({"test_kiali_validations_show_no_errors":
+                                      "VirtualService online-boutique/productcatalog-canary KIA1101 DestinationWeight "
+                                      "on route doesn't have a valid service (host not found) at "
+                                      "spec/http[0]/route[0]/destination/host"}),
+    "kiali-app-failing": Expect({"test_kiali_health_shows_no_app_failing":
+                                 "paymentservice Failure (error rate 30.00%)"}),
+    "mtls-plaintext": Expect({"test_mesh_calls_arrive_over_mutual_tls":
+                              "checkoutservice→paymentservice (100% of its requests): PeerAuthentication "
+                              "online-boutique/paymentservice-plaintext sets mTLS mode DISABLE for paymentservice"}),
+    "healthy-hardened": Expect(args=HARDENED),
+    "hardened-no-peerauthentication": Expect({"test_strict_mtls_covers_boutique_namespace":
+                                              "no PeerAuthentication makes mTLS STRICT for namespace online-boutique"},
+                                             args=HARDENED),
+    "hardened-circuit-breaker-missing": Expect({"test_boutique_circuit_breakers_in_place":
+                                                "no DestinationRule names host productcatalogservice"}, args=HARDENED),
+    "hardened-circuit-breaker-wrong-host": Expect({"test_boutique_circuit_breakers_in_place":
+                                                   "DestinationRule online-boutique/productcatalog-breaker sets "
+                                                   "connectionPool and outlierDetection for host productcatalog, "
+                                                   "which names no Service",
+                                                   "test_kiali_validations_show_no_errors":
+                                                   "DestinationRule online-boutique/productcatalog-breaker KIA0202"},
+                                                  args=HARDENED),
+    "hardened-authorization-typo": Expect({"test_boutique_authorization_allows_only_the_call_graph":
+                                           "checkoutservice→paymentservice (cluster.local/ns/online-boutique/sa/"
+                                           "checkoutservice: no rule of the ALLOW policies that apply "
+                                           "(online-boutique/allow-nothing) matches it); AuthorizationPolicy "
+                                           "online-boutique/paymentservice (selector {'app': 'paymentsvc'}) selects "
+                                           "no pod"}, args=HARDENED),
+    "hardened-rate-limit-missing": Expect({"test_boutique_local_rate_limits_in_place":
+                                           "no EnvoyFilter inserts envoy.filters.http.local_ratelimit into "
+                                           "frontend's sidecar"}, args=RATE_LIMITED),
+    "hardened-rate-limited": Expect(args=RATE_LIMITED),
     "tracing-empty": Expect({"test_tracing_lists_boutique_services": "lists none of the boutique services",
                              "test_tracing_has_recent_frontend_traces": "frontend",
                              "test_tracing_covers_traced_call_graph_hops": "hops"}),
@@ -176,6 +220,12 @@ def test_every_bundled_scenario_has_expectations() -> None:
     assert sorted(EXPECT) == scenarios.available()
 
 
+def _profile(expect: Expect) -> Profile:
+    """The profile the run used: its --profile=, else the default."""
+    given = [a.split("=", 1)[1] for a in expect.args if a.startswith("--profile=")]
+    return load_profile(str(ROOT / given[0]) if given and given[0].endswith(".yaml") else (given or [None])[0])
+
+
 def _layer_of(test_key: str) -> str:
     layer = layers.layer_of_module(test_key.split("::")[0])
     assert layer is not None, test_key
@@ -186,7 +236,7 @@ def _layer_of(test_key: str) -> str:
 def test_scenario_outcomes(runs: dict[str, Run], name: str) -> None:
     run, expect = runs[name], EXPECT[name]
     assert run.tests, f"{name}: no test ran\n{run.output[-2000:]}"
-    assert len(run.tests) == 37, f"{name}: {len(run.tests)} tests reported"
+    assert len(run.tests) == 44, f"{name}: {len(run.tests)} tests reported"
     blocked = {lay.name for lay in layers.LAYERS if expect.blocked in layers.prerequisites(lay.name)}
     for key, outcome in run.tests.items():
         test = key.split("::")[1]
@@ -200,6 +250,9 @@ def test_scenario_outcomes(runs: dict[str, Run], name: str) -> None:
         elif _layer_of(key) in blocked:
             assert outcome.outcome == "skipped", f"{name}: {key} should be blocked, was {outcome.outcome}"
             assert f"blocked by {expect.blocked}:" in outcome.message, outcome.message
+        elif test in POLICY_TESTS and not _profile(expect).policies.required(POLICY_TESTS[test]):
+            assert outcome.outcome == "skipped", f"{name}: {key} should be skipped, was {outcome.outcome}"
+            assert "not required by profile" in outcome.message, outcome.message
         else:
             assert outcome.outcome == "passed", f"{name}: {key} should pass: {outcome.message[:500]}"
     assert (run.code == 0) == (not expect.fail), f"{name}: exit code {run.code}"
@@ -251,7 +304,8 @@ def test_a_rollout_in_progress_is_waited_for_and_then_passes(runs: dict[str, Run
     api = [s for s in run.served if s["server"] == "api"]
     assert len([s for s in api if s["path"] == DEPLOYMENTS]) > 1
     assert len([s for s in api if s["path"] == "/api/v1/pods"]) > 1
-    assert run.code == 0 and {t.outcome for t in run.tests.values()} == {"passed"}
+    assert run.code == 0 and {t.outcome for k, t in run.tests.items() if k.split("::")[1] not in POLICY_TESTS} \
+        == {"passed"}
 
 
 def test_healthy_run_stays_within_the_request_budget(runs: dict[str, Run]) -> None:

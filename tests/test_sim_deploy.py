@@ -29,7 +29,8 @@ from tests.harness import ROOT
 from tests.standins import Mirror, istio_demo
 from tests.unit.simhttp import start_sim
 
-SUITE_TESTS = 37
+SUITE_TESTS = 44  # four of them skipped: policies the default profile does not require
+NOT_REQUIRED = "not required by profile"
 
 
 @dataclass
@@ -101,7 +102,7 @@ def test_kind_deploys_every_layer_and_the_suite_passes_on_it(stack: Stack, ingre
         args = (f"--profile={profile}",)
     ran = kind(stack, *args)
     assert ran.code == 0, ran.output[-4000:]
-    assert len(ran.outcomes) == SUITE_TESTS and {o for o, _ in ran.outcomes.values()} == {"passed"}
+    expect(ran, {})
     for deployable in layers.DEPLOYABLES:
         assert f"deploy {deployable.name}: {deployable.title}" in ran.output
     assert f"metallb: address pool {stack.subnet}.255.205-{stack.subnet}.255.254" in ran.output
@@ -140,11 +141,13 @@ def expect(ran: Ran, failing: dict[str, str], blocked_by: str | None = None) -> 
     for test, (outcome, message) in ran.outcomes.items():
         if test in failing:
             assert outcome == "failed" and failing[test] in message, (test, outcome, message)
+        elif outcome == "skipped" and NOT_REQUIRED in message:
+            continue
         elif outcome == "skipped":
             assert "blocked by" in message and blocked, (test, message)
         else:
             assert outcome == "passed", (test, outcome, message)
-    assert blocked or all(o != "skipped" for o, _ in ran.outcomes.values())
+    assert blocked or all(o != "skipped" or NOT_REQUIRED in m for o, m in ran.outcomes.values())
 
 
 def test_skipping_metallb_leaves_the_gateway_without_an_address(stack: Stack) -> None:

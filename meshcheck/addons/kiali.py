@@ -373,6 +373,11 @@ def _release(version: str) -> tuple[int, ...]:
     return tuple(numbers) if numbers else (99,)
 
 
+def release(version: str) -> tuple[int, ...]:
+    """A Kiali version as numbers to compare ("v1.63.1" → (1, 63, 1)); without numbers, the newest."""
+    return _release(version)
+
+
 # --- graph ----------------------------------------------------------------------------------
 
 

@@ -36,7 +36,7 @@ GATEWAY_API_CRDS = ("gateway-api-gatewayclasses", "gateway-api-gateways", "gatew
 
 @dataclass
 class DeployOptions:
-    layers: tuple[str, ...] = tuple(d.name for d in layers.DEPLOYABLES)
+    layers: tuple[str, ...] = tuple(d.name for d in layers.DEPLOYABLES if d.default)
     namespace: str = "online-boutique"  # the boutique's
     ingress: str = "classic"  # classic (Gateway + VirtualService, as the lab) or gateway-api
     expose: str = "clusterip"  # or nodeport: the add-ons and the dashboard on NodePorts, as the lab did
@@ -217,8 +217,20 @@ def dashboard(d: Deployment) -> None:
     d.rollout("dashboard", "kubernetes-dashboard")
 
 
+def policy(d: Deployment) -> None:
+    """The hardened profile's policies: mesh-wide STRICT mTLS (in istio-system, as the file says), the circuit
+    breaker and the authorization policies in the boutique's namespace, its principals naming that namespace,
+    and the ingress gateway of the flavour in use allowed to call frontend. Nothing rolls out: istiod pushes
+    them to the sidecars by itself."""
+    namespace = d.options.namespace
+    for name in ("peer-authentication.yaml", "circuit-breaker.yaml", "authorization.yaml",
+                 f"ingress-{d.options.ingress}.yaml"):
+        d.apply("policy", for_namespace(in_namespace(d.own(f"policy/{name}"), namespace), namespace))
+
+
 LAYERS: dict[str, Callable[[Deployment], None]] = {
     "metallb": metallb, "istio": istio, "boutique": boutique, "addons": addons, "dashboard": dashboard,
+    "policy": policy,
 }
 
 
@@ -239,6 +251,20 @@ def in_namespace(docs: list[Obj], namespace: str) -> list[Obj]:
 CLUSTER_SCOPED = frozenset({"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
                             "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "GatewayClass",
                             "PersistentVolume", "StorageClass", "PriorityClass"})
+
+
+MANIFEST_NAMESPACE = "online-boutique"  # the namespace the project's policy manifests name in principals
+
+
+def for_namespace(docs: list[Obj], namespace: str) -> list[Obj]:
+    """The principals ``cluster.local/ns/online-boutique/...`` of AuthorizationPolicies, moved to ``namespace``."""
+    if namespace == MANIFEST_NAMESPACE:
+        return docs
+    moved = []
+    for doc in docs:
+        text = yaml.safe_dump(doc).replace(f"/ns/{MANIFEST_NAMESPACE}/", f"/ns/{namespace}/")
+        moved.append(yaml.safe_load(text))
+    return moved
 
 
 def is_frontend_external(doc: Obj) -> bool:

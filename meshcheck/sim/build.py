@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from meshcheck.errors import ConfigError
-from meshcheck.sim import kindcluster
+from meshcheck.sim import kindcluster, mesh_config
 from meshcheck.sim import kinds as k
 from meshcheck.sim.addons import kiali_config as sim_kiali
 from meshcheck.sim.scenario import duration, release
@@ -227,6 +227,8 @@ def build_world(model: Model, storefront_ip: str | None, storefront_port: int) -
         _ingress(b)
     _metallb(b)
     _addons(b)
+    if "boutique" in model and "ingress" in model:
+        mesh_config.build(b)
     boutique = model.get("boutique") or {}
     istio = model.get("istio") or {}
     namespace = boutique.get("namespace", "online-boutique")

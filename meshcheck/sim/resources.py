@@ -127,6 +127,10 @@ def resources_for(model: Obj) -> tuple[Resource, ...]:
     metallb = model.get("metallb") or {}
     if metallb.get("installed") and release(metallb.get("version", "v0.13")) >= (0, 13):
         served += METALLB
+    if istio:
+        from meshcheck.sim import mesh_config  # Istio's policy kinds: DestinationRule, EnvoyFilter, security.istio.io
+
+        served += mesh_config.resources(model)
     return tuple(served)
 
 

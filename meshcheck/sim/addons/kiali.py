@@ -18,6 +18,8 @@ samples/addons/kiali.yaml) and where the shapes come from (kiali/kiali):
   namespace must be specified via the namespaces query parameter.", 403 "Requested namespace [x]
   is not accessible."); errors are ``{"error": "..."}`` (handlers/base.go). Node and edge ids are
   sha256 hex digests as Kiali's nodeHash/edgeHash make them;
+- ``/kiali/api/namespaces/{ns}/istio``: the Istio config list with its validations (``kiali_validations``);
+- the health of a namespace's apps, on the route of the release (``kiali_health``);
 - other ``/kiali/api/...`` paths: Go's "404 page not found"; other ``/kiali/...`` paths: the UI's
   index.html; anything else: "404 page not found".
 
@@ -40,7 +42,7 @@ import hashlib
 import re
 from typing import Any
 
-from meshcheck.sim.addons import kiali_config
+from meshcheck.sim.addons import kiali_config, kiali_health, kiali_validations
 from meshcheck.sim.protocol import SimRequest, SimResponse
 from meshcheck.sim.world import World
 
@@ -66,6 +68,10 @@ def handle(world: World, request: SimRequest) -> SimResponse:
         return _only_get(request) or SimResponse.json(kiali_config.istio_status(world))
     if path == f"{WEB_ROOT}/api/namespaces/graph":
         return _only_get(request) or _graph(world, request)
+    if istio_config := kiali_validations.PATH.match(path):
+        return _only_get(request) or kiali_validations.handle(world, request, istio_config.group(1))
+    if kiali_health.serves(world, path):
+        return _only_get(request) or kiali_health.handle(world, request)
     if path.startswith(f"{WEB_ROOT}/api/") or not path.startswith(WEB_ROOT):
         return SimResponse.text(NOT_FOUND, 404)
     return SimResponse.text(INDEX_HTML, 200, "text/html; charset=utf-8")

@@ -34,7 +34,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qs
 
-from meshcheck.sim.addons import promql
+from meshcheck.sim.addons import mesh_tls, promql
 from meshcheck.sim.protocol import SimRequest, SimResponse
 from meshcheck.sim.world import World
 
@@ -324,7 +324,8 @@ def _edge_series(world: World, caller: str, callee: str, protocol: str, reporter
         "destination_principal": f"spiffe://cluster.local/ns/{ns}/sa/{callee}",
         "destination_service": f"{callee}.{ns}.svc.cluster.local",
         "destination_service_name": callee, "destination_service_namespace": ns,
-        "connection_security_policy": "mutual_tls" if reporter == "destination" else "unknown",
+        "connection_security_policy": (mesh_tls.security_policy(world, caller, callee) if reporter == "destination"
+                                       else "unknown"),
     }
     if protocol == "tcp":
         opened = float(int(elapsed / 30) + 1)
