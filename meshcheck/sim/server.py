@@ -27,6 +27,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
+from meshcheck.sim import loadgen, podlogs
 from meshcheck.sim import scenario as scenarios
 from meshcheck.sim.apiserver import ApiServer, resources_for, status
 from meshcheck.sim.build import build_world
@@ -73,6 +74,7 @@ class SimCluster:
     def start(self) -> SimCluster:
         storefront_server, ip, port = self._open_storefront()
         self.world = build_world(self.model, ip, port)
+        loadgen.shape(self.world)  # the load generator as the scenario bends it (scaled to zero, restarting)
         self.api = ApiServer(
             self.world.objects, resources_for(self.model), git_version=self.model["kubernetes_version"],
             forbidden=frozenset((self.model.get("api") or {}).get("forbidden") or ()),
@@ -209,7 +211,8 @@ class SimCluster:
         proxied = _proxy_target(request.path)
         if proxied is None:
             assert self.api is not None
-            return self.api.handle(request)
+            logged = podlogs.handle(self.world, request, self.api.forbidden)  # the pods/log subresource
+            return logged if logged is not None else self.api.handle(request)
         namespace, service, inner, prefix = proxied
         assert self.api is not None
         known = any(
