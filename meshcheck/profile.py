@@ -34,6 +34,7 @@ class Profile:
     grafana_dashboards: tuple[str, ...]
     storefront: dict[str, Any] = field(default_factory=dict)
     deploy: dict[str, Any] = field(default_factory=dict)  # how the deploy step builds it (ingress flavour)
+    load: dict[str, Any] = field(default_factory=dict)  # the load generator and the workload its traffic enters
 
     @property
     def traced_edges(self) -> tuple[Edge, ...]:
@@ -90,4 +91,5 @@ def _build(raw: dict[str, Any]) -> Profile:
         grafana_dashboards=tuple(raw["grafana_dashboards"]),
         storefront=dict(raw.get("storefront") or {}),
         deploy=dict(raw.get("deploy") or {}),
+        load=dict(raw.get("load") or {}),
     )

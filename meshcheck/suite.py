@@ -73,6 +73,7 @@ LAYER_KINDS: dict[str, tuple[kube.Kind, ...]] = {
     ),
     "tracing": (kube.DEPLOYMENTS, kube.PODS, kube.SERVICES),
     "grafana": (kube.DEPLOYMENTS, kube.PODS, kube.SERVICES),
+    "load": (kube.DEPLOYMENTS, kube.PODS, kube.SERVICES),
 }
 
 # What a layer reads in the add-ons' namespace only (the profile's addons_namespace), not cluster-wide.
