@@ -19,7 +19,7 @@ import pytest
 from tests.harness import ROOT
 from tests.unit.simhttp import start_sim
 
-SUITE_TESTS = 37
+SUITE_TESTS = 45
 
 
 @dataclass
