@@ -246,6 +246,28 @@ class Cluster:
         items = self.get(path, params, accept=METADATA_ONLY, missing_ok=True, forbidden_ok=True).get("items", [])
         return [{"metadata": item.get("metadata", {})} for item in items]
 
+    def pod_log(self, namespace: str, pod: str, container: str, *, tail_lines: int, timestamps: bool = True) -> str:
+        """The last ``tail_lines`` lines a pod's container logged (the ``pods/log`` subresource), GET only.
+
+        ``timestamps`` asks the kubelet to start each line with its RFC 3339 time, which dates what the
+        line says. Not cached: a log is read for what it says now. A refusal is a ``ClusterError`` with
+        the API server's own reason (a container still waiting to start answers 400 and says so), or a
+        ``ForbiddenError`` when the user may not get ``pods/log``.
+        """
+        path = f"/api/v1/namespaces/{namespace}/pods/{pod}/log"
+        params = [("container", container), ("tailLines", str(tail_lines))]
+        if timestamps:
+            params.append(("timestamps", "true"))
+        status, body = self._send("GET", path, params, "text/plain, */*")
+        if status == 403:
+            raise ForbiddenError(
+                f"the API server refused GET {path} with 403 ({status_message(body)}): the kubeconfig's user "
+                f"may not read pod logs; grant it get on pods/log in {namespace} (the 'view' ClusterRole has it)"
+            )
+        if status >= 300:
+            raise ClusterError(f"the API server answered GET {path} with {status}: {status_message(body)}")
+        return body.decode("utf-8", "replace")
+
     def refresh(self, *kinds: Kind) -> None:
         """Forget what was read of these kinds, so the next ``list`` reads them again."""
         with self._lock:

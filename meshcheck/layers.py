@@ -31,6 +31,7 @@ LAYERS: tuple[Layer, ...] = (
     Layer("kiali", "Kiali's graph of the boutique's calls", ("telemetry",), 60),
     Layer("tracing", "Jaeger or Zipkin traces of the boutique", ("boutique",), 70),
     Layer("grafana", "Grafana with Prometheus and Istio's dashboards", ("telemetry",), 80),
+    Layer("load", "Locust's traffic: its error rate and latency, seen by Prometheus and Grafana", ("boutique",), 90),
 )
 
 BY_NAME: dict[str, Layer] = {layer.name: layer for layer in LAYERS}
@@ -72,7 +73,7 @@ DEPLOYABLES: tuple[Deployable, ...] = (
     Deployable("metallb", "MetalLB with an address pool, for the gateway's EXTERNAL-IP", ("gateway",)),
     Deployable("istio", "Istio's demo profile (istiod, ingress and egress gateways)", ("istio",)),
     Deployable("boutique", "Online Boutique in its injected namespace, with its Istio ingress",
-               ("boutique", "gateway", "storefront")),
+               ("boutique", "gateway", "storefront", "load")),
     Deployable("addons", "Istio's Prometheus, Grafana, Jaeger and Kiali", ("telemetry", "kiali", "tracing", "grafana")),
     Deployable("dashboard", "The Kubernetes dashboard and an admin account", ("cluster",)),
     Deployable("policy", "Strict mTLS, a circuit breaker and authorization policies (the hardened profile)",

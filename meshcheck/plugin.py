@@ -23,6 +23,7 @@ from meshcheck import kube, layers, providers
 from meshcheck.deploy.kind import KindOptions
 from meshcheck.deploy.plan import Deployment, DeployOptions
 from meshcheck.errors import SuiteError
+from meshcheck.load import options as load_options
 from meshcheck.profile import Profile, load_profile
 from meshcheck.results import CheckResult
 from meshcheck.suite import Options, Suite
@@ -42,6 +43,7 @@ class RunState:
     results: list[tuple[str, CheckResult]] = field(default_factory=list)
     stop: list[Callable[[], None]] = field(default_factory=list)
     deployed: Deployment | None = None  # what the deploy step applied, when it ran
+    sections: list[tuple[str, list[str]]] = field(default_factory=list)  # more terminal sections: (title, lines)
 
 
 STATE = pytest.StashKey[RunState]()
@@ -95,6 +97,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             default=None,
             help=f"reach {name} at this URL instead of through the API server's service proxy",
         )
+    add_load_options(group)
+
+
+def add_load_options(group: Any) -> None:
+    """The load layer's options: its budgets, and the suite's own Locust run, which only --load starts."""
+    group.addoption("--load", action="store_true",
+                    help="also run our own Locust load against the storefront (it places orders; off by default)")
+    group.addoption("--load-users", type=int, default=10, help="users of our own load (default 10)")
+    group.addoption("--load-spawn-rate", type=float, default=5.0, help="users started a second (default 5)")
+    group.addoption("--load-duration", type=float, default=30.0, help="seconds our own load runs (default 30)")
+    group.addoption("--load-max-error-rate", type=float, default=1.0,
+                    help="percent of requests that may fail, for the load generator and our own load (default 1)")
+    group.addoption("--load-p95-ms", type=float, default=2000.0,
+                    help="milliseconds within which 95%% of our own load's requests must be answered (default 2000)")
+    group.addoption("--load-scrape-wait", type=float, default=load_options.SCRAPE_ALLOWANCE,
+                    help="seconds Prometheus may take after our own load to have counted it (default "
+                    f"{load_options.SCRAPE_ALLOWANCE:g}: two of the Istio add-on's 15 s scrape intervals and a margin)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -232,6 +251,7 @@ def pytest_runtestloop(session: pytest.Session) -> None:
 def start(config: pytest.Config) -> Suite:
     state = config.stash[STATE]
     option = config.getoption
+    load_options.from_options(option)  # a budget no run can use is bad input, before anything starts
     profile = load_profile(option("profile"))
     opened = providers.open_cluster(cluster_request(config, profile), progress=_progress(config))
     state.stop.append(lambda: providers.close(opened))
@@ -305,6 +325,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     write(f"{'layer':<11} {'passed':>6} {'failed':>6} {'blocked':>7}  first failure")
     for name, counts, failure in layer_rows(state):
         write(f"{name:<11} {counts['passed']:>6} {counts['failed']:>6} {counts['blocked']:>7}  {failure[:110]}")
+    for title, lines in state.sections:
+        terminalreporter.section(title)
+        for line in lines:
+            write(line)
 
 
 @pytest.hookimpl(optionalhook=True)

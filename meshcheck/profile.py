@@ -59,6 +59,7 @@ class Profile:
     storefront: dict[str, Any] = field(default_factory=dict)
     deploy: dict[str, Any] = field(default_factory=dict)  # how the deploy step builds it (ingress flavour)
     policies: Policies = field(default_factory=Policies)
+    load: dict[str, Any] = field(default_factory=dict)  # the load generator and the workload its traffic enters
 
     @property
     def traced_edges(self) -> tuple[Edge, ...]:
@@ -138,6 +139,7 @@ def _build(raw: dict[str, Any]) -> Profile:
         storefront=dict(raw.get("storefront") or {}),
         deploy=dict(raw.get("deploy") or {}),
         policies=_policies(raw.get("policies") or {}),
+        load=dict(raw.get("load") or {}),
     )
 
 

@@ -79,6 +79,7 @@ LAYER_KINDS: dict[str, tuple[kube.Kind, ...]] = {
     ),
     "tracing": (kube.DEPLOYMENTS, kube.PODS, kube.SERVICES),
     "grafana": (kube.DEPLOYMENTS, kube.PODS, kube.SERVICES),
+    "load": (kube.DEPLOYMENTS, kube.PODS, kube.SERVICES),
 }
 
 # Kinds read only for a promise of the profile's ``policies``: listed up front when the profile makes

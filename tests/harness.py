@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 class Outcome:
     outcome: str      # passed, failed, error, skipped
     message: str
+    properties: dict[str, str] = field(default_factory=dict)   # the test's user_properties, from JUnit XML
 
 
 @dataclass
@@ -62,5 +63,6 @@ def _read_junit(path: Path) -> dict[str, Outcome]:
                 outcome = {"failure": "failed"}.get(tag, tag)
                 message = (node.get("message") or "") + "\n" + (node.text or "")
                 break
-        tests[key] = Outcome(outcome, message)
+        properties = {p.get("name", ""): p.get("value", "") for p in case.iter("property")}
+        tests[key] = Outcome(outcome, message, properties)
     return tests

@@ -125,3 +125,8 @@ def test_bad_profile(tmp_path: Path, profile: str) -> None:
 def test_unknown_deploy_layer() -> None:
     assert_one_clear_line(run_suite("--deploy-layers=istio,mesh"), "--deploy-layers names unknown layers mesh",
                           "metallb, istio, boutique, addons, dashboard")
+
+
+def test_a_load_budget_no_run_can_use() -> None:
+    assert_one_clear_line(run_suite("--load-max-error-rate=150", "-m", "load"), "--load-max-error-rate must be a "
+                          "percentage from 0 to 100")

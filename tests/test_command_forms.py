@@ -19,7 +19,7 @@ import pytest
 from tests.harness import ROOT
 from tests.unit.simhttp import start_sim
 
-SUITE_TESTS = 44  # the four policy checks the default profile does not require are skipped, and count
+SUITE_TESTS = 52  # four policy checks the default profile does not require and three of own load are skipped
 
 
 @dataclass

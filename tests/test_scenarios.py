@@ -22,6 +22,25 @@ class Expect:
     blocked: str | None = None                            # the layer whose failure blocks the ones after it
     skip: dict[str, str] = field(default_factory=dict)   # test name -> fragment of why it cannot run
     args: tuple[str, ...] = ()
+    tests: int = 52                                       # tests a run reports (8 with -m load)
+
+
+# Our own load places orders: without --load its tests say so, unless the load layer is blocked.
+OWN_LOAD = ("test_own_load_error_rate_within_budget", "test_own_load_p95_within_budget",
+            "test_own_load_counted_by_prometheus")
+OWN_LOAD_SKIPPED = "it places orders in the shop, so it runs only with --load"
+LOAD_ONLY = ("-m", "load")
+PROMETHEUS_LOAD, GRAFANA_LOAD = "test_prometheus_counts_frontend_traffic", "test_grafana_shows_frontend_traffic"
+
+
+def blocked_load(by: str, *tests: str) -> dict[str, str]:
+    """The load layer's checks that read what a failed layer checks: blocked by it."""
+    return {t: f"blocked by {by}:" for t in tests}
+
+
+TELEMETRY_BLOCKS_LOAD = blocked_load("telemetry", PROMETHEUS_LOAD, GRAFANA_LOAD)
+GRAFANA_BLOCKS_LOAD = blocked_load("grafana", GRAFANA_LOAD)
+GENERATOR_UNREADABLE = "Locust's statistics cannot be read: "
 
 
 ISTIO_BLOCKS = "istio"
@@ -136,14 +155,15 @@ EXPECT: dict[str, Expect] = {
     "prometheus-down": Expect({"test_prometheus_is_ready": "answered 503",
                                "test_prometheus_scrapes_boutique_sidecar_targets": "503",
                                "test_prometheus_has_mesh_request_series_for_workloads": "503",
-                               "test_mesh_calls_arrive_over_mutual_tls": "503"}, "telemetry"),
+                               "test_mesh_calls_arrive_over_mutual_tls": "503"}, "telemetry",
+                              skip=TELEMETRY_BLOCKS_LOAD),
     "prometheus-no-istio-metrics": Expect({"test_prometheus_has_mesh_request_series_for_workloads":
                                            "no istio_requests_total series",
                                            "test_mesh_calls_arrive_over_mutual_tls":
                                            "no call into namespace online-boutique is reported by its destination"},
-                                          "telemetry"),
+                                          "telemetry", skip=TELEMETRY_BLOCKS_LOAD),
     "prometheus-targets-down": Expect({"test_prometheus_scrapes_boutique_sidecar_targets": "down: frontend-"},
-                                      "telemetry"),
+                                      "telemetry", skip=TELEMETRY_BLOCKS_LOAD),
     "kiali-missing-edge": Expect({"test_kiali_graph_has_call_graph_edges": "checkoutservice→paymentservice"}),
     "kiali-unanswered-edge": Expect({"test_kiali_graph_has_call_graph_edges": "service",
                                      "test_kiali_health_shows_no_app_failing": "checkoutservice Failure (outbound grpc "
@@ -197,12 +217,51 @@ EXPECT: dict[str, Expect] = {
     "grafana-down": Expect({"test_grafana_is_healthy": "500",
                             "test_grafana_has_prometheus_datasource": "500",
                             "test_grafana_prometheus_datasource_works": "500",
-                            "test_grafana_has_mesh_dashboards": "500"}),
-    "grafana-datasource-broken": Expect({"test_grafana_prometheus_datasource_works": "fails its test"}),
+                            "test_grafana_has_mesh_dashboards": "500"}, skip=GRAFANA_BLOCKS_LOAD),
+    "grafana-datasource-broken": Expect({"test_grafana_prometheus_datasource_works": "fails its test"},
+                                        skip=GRAFANA_BLOCKS_LOAD),
     "grafana-no-datasource": Expect({"test_grafana_has_prometheus_datasource": "no data source of type prometheus",
                                      "test_grafana_prometheus_datasource_works":
-                                     "no data source of type prometheus"}),
-    "grafana-missing-dashboard": Expect({"test_grafana_has_mesh_dashboards": "Istio Mesh Dashboard"}),
+                                     "no data source of type prometheus"}, skip=GRAFANA_BLOCKS_LOAD),
+    "grafana-missing-dashboard": Expect({"test_grafana_has_mesh_dashboards": "Istio Mesh Dashboard"},
+                                        skip=GRAFANA_BLOCKS_LOAD),
+    "grafana-query-fails": Expect({GRAFANA_LOAD: "Grafana's data source 'Prometheus' failed the query "
+                                   "sum(rate(istio_requests_total{reporter=\"destination\",destination_workload="
+                                   "\"frontend\",destination_workload_namespace=\"online-boutique\"}[5m])) with 500: "
+                                   "Post \"http://prometheus:9090/api/v1/query\": context deadline exceeded"}),
+    "healthy-locust-1x": Expect(),
+    "storefront-slow": Expect(),
+    "frontend-metrics-disabled": Expect({t: "holds no istio_requests_total series for requests into "
+                                         "online-boutique/frontend" for t in (PROMETHEUS_LOAD, GRAFANA_LOAD)}),
+    "loadgenerator-scaled-to-zero": Expect(
+        {"test_prometheus_scrapes_boutique_sidecar_targets": "no target at all for loadgenerator",
+         "test_loadgenerator_runs": "Deployment online-boutique/loadgenerator is scaled to 0 replicas: no load "
+                                    "generator runs: kubectl -n online-boutique scale deployment loadgenerator "
+                                    "--replicas=1",
+         **{t: GENERATOR_UNREADABLE + "Deployment online-boutique/loadgenerator is scaled to 0 replicas"
+            for t in ("test_loadgenerator_sends_traffic", "test_loadgenerator_error_rate_within_budget")}},
+        "telemetry", skip=TELEMETRY_BLOCKS_LOAD),
+    "loadgenerator-crashlooping": Expect(
+        {"test_loadgenerator_runs": "load generator pod online-boutique/loadgenerator-",
+         **{t: GENERATOR_UNREADABLE + "load generator pod online-boutique/loadgenerator-"
+            for t in ("test_loadgenerator_sends_traffic", "test_loadgenerator_error_rate_within_budget")},
+         **{t: "no istio_requests_total series for requests into online-boutique/frontend"
+            for t in (PROMETHEUS_LOAD, GRAFANA_LOAD)}},
+        args=LOAD_ONLY, tests=8),
+    "loadgenerator-oomkilled": Expect(
+        {"test_loadgenerator_runs": "keeps crashing: container main runs now, but has restarted 4 times, last exit "
+                                    "OOMKilled (exit code 137)",
+         **{t: GENERATOR_UNREADABLE + "load generator pod online-boutique/loadgenerator-"
+            for t in ("test_loadgenerator_sends_traffic", "test_loadgenerator_error_rate_within_budget")}}),
+    "loadgenerator-web-ui": Expect(
+        {"test_loadgenerator_sends_traffic": "started its web UI instead of running headless",
+         "test_loadgenerator_error_rate_within_budget": "Locust's error rate cannot be judged: Locust in "
+                                                        "online-boutique/loadgenerator-",
+         PROMETHEUS_LOAD: "Prometheus counts only 0.017 requests/s into online-boutique/frontend over the last 5m",
+         GRAFANA_LOAD: "Grafana's data source 'Prometheus' counts only 0.017 requests/s"}),
+    "loadgenerator-over-budget": Expect(
+        {"test_loadgenerator_error_rate_within_budget": "requests failed (2.04%), over the 1.00% budget; worst: "
+                                                        "POST /cart/checkout "}),
 }
 
 TOKEN = re.compile(r"sim-[0-9a-f]{32}")
@@ -236,11 +295,13 @@ def _layer_of(test_key: str) -> str:
 def test_scenario_outcomes(runs: dict[str, Run], name: str) -> None:
     run, expect = runs[name], EXPECT[name]
     assert run.tests, f"{name}: no test ran\n{run.output[-2000:]}"
-    assert len(run.tests) == 44, f"{name}: {len(run.tests)} tests reported"
+    assert len(run.tests) == expect.tests, f"{name}: {len(run.tests)} tests reported"
     blocked = {lay.name for lay in layers.LAYERS if expect.blocked in layers.prerequisites(lay.name)}
     for key, outcome in run.tests.items():
         test = key.split("::")[1]
-        if test in expect.fail:
+        if test in OWN_LOAD and _layer_of(key) not in blocked and "--load" not in expect.args:
+            assert outcome.outcome == "skipped" and OWN_LOAD_SKIPPED in outcome.message, (name, key, outcome)
+        elif test in expect.fail:
             assert outcome.outcome == "failed", f"{name}: {key} should fail (not error), was {outcome.outcome}"
             assert expect.fail[test] in outcome.message, f"{name}: {key} message: {outcome.message!r}"
             assert "Traceback" not in outcome.message
@@ -304,8 +365,8 @@ def test_a_rollout_in_progress_is_waited_for_and_then_passes(runs: dict[str, Run
     api = [s for s in run.served if s["server"] == "api"]
     assert len([s for s in api if s["path"] == DEPLOYMENTS]) > 1
     assert len([s for s in api if s["path"] == "/api/v1/pods"]) > 1
-    assert run.code == 0 and {t.outcome for k, t in run.tests.items() if k.split("::")[1] not in POLICY_TESTS} \
-        == {"passed"}
+    outcomes = {t.outcome for key, t in run.tests.items() if key.split("::")[1] not in (*OWN_LOAD, *POLICY_TESTS)}
+    assert run.code == 0 and outcomes == {"passed"}
 
 
 def test_healthy_run_stays_within_the_request_budget(runs: dict[str, Run]) -> None:
@@ -336,3 +397,37 @@ def test_marker_selects_exactly_one_layer(layer: str) -> None:
                                *selector], cwd=ROOT, capture_output=True, text=True)
         ids = [line for line in done.stdout.splitlines() if "::" in line]
         assert ids and all(line.startswith(f"suites/{module}.py::") for line in ids), (selector, ids)
+
+
+def test_own_load_never_starts_without_asking(runs: dict[str, Run]) -> None:
+    """Without --load the shop sees only the storefront layer's one shopper: two POSTs (add to cart, checkout),
+    none from Locust, and the own-load tests say why they did not run."""
+    shop = [s for s in runs["healthy"].served if s["server"] == "storefront"]
+    assert [(s["method"], s["path"]) for s in shop if s["method"] == "POST"] == [("POST", "/cart"),
+                                                                                  ("POST", "/cart/checkout")]
+    assert len(shop) == 5, shop
+    skipped = [o for k, o in runs["healthy"].tests.items() if k.split("::")[1] in OWN_LOAD]
+    assert len(skipped) == 3 and all(OWN_LOAD_SKIPPED in o.message for o in skipped)
+
+
+@pytest.mark.parametrize("name", ["loadgenerator-over-budget", "loadgenerator-oomkilled", "grafana-query-fails"])
+def test_a_failing_load_layer_blocks_no_other_layer(runs: dict[str, Run], name: str) -> None:
+    """The load layer comes last and nothing rests on it: when it fails, every other layer's checks still pass."""
+    assert not any("load" in layers.prerequisites(lay.name) for lay in layers.LAYERS)
+    run = runs[name]
+    assert run.failed() and all(_layer_of(k) == "load" for k in run.failed())
+    others = {k: o.outcome for k, o in run.tests.items() if _layer_of(k) != "load"}
+    assert set(others.values()) == {"passed"}, others
+    table = run.output.split("meshcheck layers", 1)[1]
+    assert re.search(r"^load +\d+ +[1-9]\d* +0  ", table, re.MULTILINE), table
+
+
+def test_the_load_layer_reads_the_generator_log_once(runs: dict[str, Run]) -> None:
+    """One read of Locust's log (its last lines, with timestamps) serves both of its checks on a healthy cluster,
+    and the layer's reads cost four requests in all."""
+    api = [s for s in runs["healthy"].served if s["server"] == "api"]
+    logs = [s for s in api if s["path"].endswith("/log")]
+    assert len(logs) == 1 and "container=main" in logs[0]["query"] and "timestamps=true" in logs[0]["query"]
+    assert "/pods/loadgenerator-" in logs[0]["path"]
+    load = [s for s in api if s["path"].endswith(("/log", "/api/ds/query")) or "rate%28" in s["query"]]
+    assert len(load) == 3, [(s["path"], s["query"][:60]) for s in load]

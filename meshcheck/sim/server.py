@@ -34,6 +34,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import yaml
 
 from meshcheck.sim import endpoints
+from meshcheck.sim import loadgen, podlogs
 from meshcheck.sim import scenario as scenarios
 from meshcheck.sim.apiserver import ApiServer, Registry, resources_for, status
 from meshcheck.sim.build import build_world
@@ -100,6 +101,7 @@ class SimCluster:
             self.reconciler = Reconciler(self.world, store, registry, ready_after=ready_after, addresses=self)
             writer = Writer(self.world, store, registry, self.reconciler.sync)
             self.reconciler.sync()
+        loadgen.shape(self.world)  # the load generator as the scenario bends it (scaled to zero, restarting)
         self.api = ApiServer(
             self.world.objects, registry, git_version=self.model["kubernetes_version"],
             forbidden=frozenset((self.model.get("api") or {}).get("forbidden") or ()), writer=writer,
@@ -305,7 +307,8 @@ class SimCluster:
         proxied = _proxy_target(request.path)
         if proxied is None:
             assert self.api is not None
-            return self.api.handle(request)
+            logged = podlogs.handle(self.world, request, self.api.forbidden)  # the pods/log subresource
+            return logged if logged is not None else self.api.handle(request)
         namespace, service, inner, prefix = proxied
         assert self.api is not None
         known = any(

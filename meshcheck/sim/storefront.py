@@ -22,6 +22,7 @@ that route with the error page (a path also covers the paths under it, ``/`` onl
 ``version: "v0.10.1"`` picks the input validation era (422 from v0.10, else 400/500);
 ``carts: lost`` keeps nothing that is added (cartservice without Redis on several replicas, each
 holding carts of its own in memory: the cart read next comes from another replica).
+``latency: 0.3`` (seconds) slows every answer, as a frontend short of CPU under load is.
 One ``Set-Cookie`` fits a ``SimResponse``: a route that sets its own cookie (``/setCurrency``)
 leaves the new session's cookie to the next answer.
 """
@@ -33,12 +34,14 @@ import html
 import random
 import re
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs
 
+from meshcheck.sim import traffic
 from meshcheck.sim.protocol import SimRequest, SimResponse
 from meshcheck.sim.scenario import release
 from meshcheck.sim.world import World
@@ -132,6 +135,9 @@ class Storefront:
             response.headers["Set-Cookie"] = f"{SESSION_COOKIE}={session}; Max-Age={COOKIE_MAX_AGE}"
         if request.method == "HEAD":
             response.body = b""
+        if self._knobs().get("latency"):
+            time.sleep(float(self._knobs()["latency"]))
+        traffic.ledger(self.world).served(response.status)  # the frontend's sidecar counts it (Prometheus)
         return response
 
     def _dispatch(self, visit: _Visit) -> SimResponse:

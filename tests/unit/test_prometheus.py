@@ -339,14 +339,14 @@ def test_simulated_older_prometheus_answers_the_older_target_shape():
 
 def test_simulated_prometheus_refuses_unsupported_queries_with_its_error_shape():
     world = world_with()
-    answer = sim.handle(world, SimRequest("GET", "/api/v1/query", {"query": ["rate(up[5m])"]}))
+    answer = sim.handle(world, SimRequest("GET", "/api/v1/query", {"query": ["irate(up[5m])"]}))  # rate() is served
     assert answer.status == 400
     payload = json.loads(answer.body)
     assert payload["status"] == "error" and payload["errorType"] == "bad_data"
     assert payload["error"].startswith('invalid parameter "query": 1:1: parse error')
     endpoint, _ = endpoint_for(world)
     with pytest.raises(AddonError, match="400"):
-        prom.query(endpoint, "rate(up[5m])")
+        prom.query(endpoint, "irate(up[5m])")
 
 
 def test_simulated_prometheus_answers_post_queries_and_404s_like_prometheus():

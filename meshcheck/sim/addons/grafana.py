@@ -75,6 +75,10 @@ _PROXY_ROUTE = re.compile(r"^/api/datasources/proxy/(?:uid/(?P<uid>[^/]+)|(?P<id
 def handle(world: World, request: SimRequest) -> SimResponse:
     """Answer one request to the grafana Service (port 3000) as Grafana would."""
     path = request.path.rstrip("/") or "/"
+    if path == "/api/ds/query" and request.method == "POST":
+        from meshcheck.sim.addons import grafana_ds  # a panel's queries (it imports this module)
+
+        return grafana_ds.handle(world, request)
     if request.method not in ("GET", "HEAD"):
         return _not_found() if path.startswith("/api/") else _html_not_found()
     if path == "/api/health":

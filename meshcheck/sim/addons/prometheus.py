@@ -244,8 +244,10 @@ def _query(world: World, request: SimRequest) -> SimResponse:
         expr = (parse_qs(request.body.decode("utf-8", "replace")).get("query") or [None])[0]
     if not expr:
         return _bad_data('invalid parameter "query": 1:1: parse error: no expression found in input')
+    from meshcheck.sim.addons import promrange  # counters over time: rate/increase, served and stopped traffic
+
     try:
-        vector = promql.evaluate(expr, series(world))
+        vector = promrange.evaluate(expr, world)
     except promql.PromQLError as exc:
         return _bad_data(f'invalid parameter "query": {exc}')
     stamp = round(world.now(), 3)
