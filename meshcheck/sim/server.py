@@ -33,8 +33,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
-from meshcheck.sim import endpoints
-from meshcheck.sim import loadgen, podlogs
+from meshcheck.sim import endpoints, loadgen, podlogs
 from meshcheck.sim import scenario as scenarios
 from meshcheck.sim.apiserver import ApiServer, Registry, resources_for, status
 from meshcheck.sim.build import build_world
