@@ -1,13 +1,19 @@
 """A compact stand-in for what the deploy step applies, layer by layer. The objects keep what the simulated
 controllers and add-ons read from real manifests (names, labels, selectors, images, ports, webhooks,
-ConfigMaps), trimmed of everything else; tests/standins.py serves them as the pinned upstream sources."""
+ConfigMaps), trimmed of everything else; tests/standins.py serves them as the pinned upstream sources. The
+``Applier`` sends raw requests for the simulator's own tests, which look at status codes the deploy step
+turns into outcomes."""
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import yaml
+from kubernetes import client, config
 
 from meshcheck.sim.addons import kiali_config
 
@@ -296,3 +302,74 @@ def addons() -> list[Obj]:
         objects.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ISTIO_NS},
                         "data": {key: json.dumps({"title": title, "panels": []}) for key, title in files.items()}})
     return objects
+
+
+# --- applying -------------------------------------------------------------------------------------
+
+
+class Applier:
+    """Server-side apply through the official client, as the deploy step does."""
+
+    def __init__(self, kubeconfig: Path) -> None:
+        configuration = client.Configuration()
+        config.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
+        self.api = client.ApiClient(configuration)
+
+    def call(self, method: str, path: str, body: Any = None, content_type: str = "application/json",
+             query: list[tuple[str, str]] | None = None) -> tuple[int, Any]:
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        request = self.api.param_serialize(method, path, query_params=query or [], header_params=headers, body=body,
+                                           auth_settings=["BearerToken"])
+        response = self.api.call_api(*request)
+        data = response.read()
+        try:
+            return response.status, json.loads(data)
+        except ValueError:
+            return response.status, data
+
+    def apply(self, obj: Obj, manager: str = "meshcheck-deploy") -> tuple[int, Any]:
+        return self.call("PATCH", path_of(obj), yaml.safe_dump(obj), APPLY, [("fieldManager", manager),
+                                                                            ("force", "true")])
+
+    def apply_all(self, objects: list[Obj]) -> None:
+        for obj in objects:
+            code, body = self.apply(obj)
+            assert code in (200, 201), (obj["kind"], obj["metadata"]["name"], code, body)
+
+    def get(self, path: str) -> tuple[int, Any]:
+        return self.call("GET", path)
+
+    def wait(self, what: str, ready: Callable[[], bool], timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            time.sleep(0.2)
+
+    def available(self, ns: str, name: str) -> bool:
+        code, body = self.get(f"/apis/apps/v1/namespaces/{ns}/deployments/{name}")
+        conditions = {c["type"]: c["status"] for c in (body.get("status") or {}).get("conditions") or []} if (
+            code == 200) else {}
+        return conditions.get("Available") == "True" and body["status"].get("availableReplicas", 0) >= 1
+
+    def all_available(self, ns: str) -> bool:
+        code, body = self.get(f"/apis/apps/v1/namespaces/{ns}/deployments")
+        return code == 200 and all(self.available(ns, d["metadata"]["name"]) for d in body["items"])
+
+
+def path_of(obj: Obj) -> str:
+    group, _, version = obj["apiVersion"].rpartition("/")
+    base = f"/apis/{group}/{version}" if group else f"/api/{version}"
+    plural = PLURALS.get(obj["kind"], obj["kind"].lower() + "s")
+    ns = obj["metadata"].get("namespace")
+    middle = f"/namespaces/{ns}" if ns else ""
+    return f"{base}{middle}/{plural}/{obj['metadata']['name']}"
+
+
+PLURALS = {"Ingress": "ingresses", "CustomResourceDefinition": "customresourcedefinitions",
+           "IPAddressPool": "ipaddresspools", "L2Advertisement": "l2advertisements",
+           "MutatingWebhookConfiguration": "mutatingwebhookconfigurations",
+           "ValidatingWebhookConfiguration": "validatingwebhookconfigurations",
+           "ClusterRoleBinding": "clusterrolebindings", "HTTPRoute": "httproutes",
+           "GatewayClass": "gatewayclasses", "ReferenceGrant": "referencegrants"}
