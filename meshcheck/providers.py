@@ -82,8 +82,8 @@ def close(opened: OpenCluster) -> None:
 
 
 def _open(request: ClusterRequest, opened: OpenCluster, progress: Callable[[str], None]) -> None:
-    lock = pins.load_lock(request.deployment.manifests / "lock.yaml") if _deploys(request) or \
-        request.mode == "kind" else None
+    needs_lock = request.mode == "kind" or _deploys(request)  # kind's own pin, and every deployed source
+    lock = pins.load_lock(request.deployment.manifests / "lock.yaml") if needs_lock else None
     if request.mode == "sim":
         from meshcheck.sim.server import SimCluster  # the simulated cluster is only a provider of a kubeconfig
 

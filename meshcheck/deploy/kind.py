@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,13 +52,11 @@ class Kind:
     def binary(self) -> Path:
         """kind on PATH when it is the pinned version, else the pinned download (verified)."""
         version = self.lock.version("kind")
-        found = shutil.which("kind")
+        found, said = pins.on_path("kind", version, ["version"], self._run)
         if found:
-            said = self._output([found, "version"])
-            if said.split()[1:2] == [version]:
-                return Path(found)
-            self.progress(f"kind on PATH is {' '.join(said.split()[:2]) or 'unknown'}, not {version}: "
-                          "using the pinned download")
+            return found
+        if said:
+            self.progress(f"kind on PATH is {' '.join(said.split()[:2])}, not {version}: using the pinned download")
         return pins.executable(self.lock.tool("kind"))
 
     @property

@@ -11,7 +11,10 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import shutil
+import subprocess
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -169,3 +172,21 @@ def executable(pin: Pin, cache: Path | None = None, session: requests.Session | 
             partial.chmod(0o755)
             partial.replace(extracted)
     return extracted
+
+
+def on_path(name: str, version: str, version_args: list[str],
+            run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> tuple[Path | None, str]:
+    """The tool on PATH when it says it is exactly ``version`` (one of the words it prints), and what it said.
+
+    A tool that is missing, or whose version command fails, is not the pinned one: (None, "") lets the
+    caller fall back to the verified download.
+    """
+    found = shutil.which(name)
+    if not found:
+        return None, ""
+    try:
+        done = run([found, *version_args], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None, ""
+    said = (done.stdout or "") if done.returncode == 0 else ""
+    return (Path(found) if version in said.split() else None), said

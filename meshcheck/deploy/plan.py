@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import subprocess
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,8 +102,6 @@ class Deployment:
 
     def wait_established(self, crd: Obj, timeout: float = 60.0) -> None:
         """Custom resources of a CRD can be applied once the API server says it is Established."""
-        import time
-
         path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd['metadata']['name']}"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -306,16 +305,9 @@ def with_kiali_tracing(doc: Obj, settings: Obj) -> Obj:
 
 def tool(d: Deployment, name: str) -> Path:
     """A pinned tool: on PATH when it is the pinned version, else the verified download."""
-    import shutil
-
-    version = d.lock.version(name)
-    found = shutil.which(name)
-    if found:
-        done = d.run([found, "version", "--remote=false"] if name == "istioctl" else [found, "version"],
-                     capture_output=True, text=True, timeout=60)
-        if version in (done.stdout or ""):
-            return Path(found)
-    return pins.executable(d.lock.tool(name), d.options.cache)
+    args = ["version", "--remote=false"] if name == "istioctl" else ["version"]
+    found, _ = pins.on_path(name, d.lock.version(name), args, d.run)
+    return found or pins.executable(d.lock.tool(name), d.options.cache)
 
 
 def _documents(text: str, where: str) -> list[Obj]:
