@@ -83,6 +83,15 @@ class Writer:
 
     # --- create ---------------------------------------------------------------------------------
 
+    def _unfit_for_creation(self, resource: Resource, namespace: str, name: str, obj: Obj) -> SimResponse | None:
+        """What the API server answers, for a create and for an apply that creates alike, when the new object
+        fails validation (422) or its namespace does not exist (404); None when it may be stored."""
+        causes = validation.problems(resource, obj)
+        if causes:
+            return SimResponse.json(validation.invalid_status(resource, name, causes), 422)
+        missing = admission.namespace_missing(self.world, resource, namespace)
+        return SimResponse.json(missing.body, missing.code) if missing else None
+
     def _create(self, request: SimRequest, resource: Resource, version: str, namespace: str,
                 dry: bool) -> SimResponse:
         obj, error = _decode(request.body, resource, request.headers.get("content-type", ""))
@@ -95,12 +104,9 @@ class Writer:
         if refused:
             return refused
         name = metadata.get("name", "")
-        causes = validation.problems(resource, obj)
-        if causes:
-            return SimResponse.json(validation.invalid_status(resource, name, causes), 422)
-        missing = admission.namespace_missing(self.world, resource, namespace)
-        if missing:
-            return SimResponse.json(missing.body, missing.code)
+        unfit = self._unfit_for_creation(resource, namespace, name, obj)
+        if unfit:
+            return unfit
         if self.store.get(resource.key, namespace if resource.namespaced else "", name) is not None:
             return _already_exists(resource, name)
         manager = _manager(request)
@@ -183,12 +189,9 @@ class Writer:
             return refused
         fields = merge.fields_v1(patch)
         if live is None:
-            causes = validation.problems(resource, patch)
-            if causes:
-                return SimResponse.json(validation.invalid_status(resource, name, causes), 422)
-            missing = admission.namespace_missing(self.world, resource, namespace)
-            if missing:
-                return SimResponse.json(missing.body, missing.code)
+            unfit = self._unfit_for_creation(resource, namespace, name, patch)
+            if unfit:
+                return unfit
             return self._store_new(resource, version, patch, manager, "Apply", fields, dry)
         applied = merge.without_system_fields(patch)
         if resource.status:
