@@ -13,13 +13,14 @@ import contextlib
 import itertools
 import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from meshcheck import kube, layers, providers
+from meshcheck import first_reads, kube, layers, providers
 from meshcheck.deploy.kind import KindOptions
 from meshcheck.deploy.plan import Deployment, DeployOptions
 from meshcheck.errors import SuiteError
@@ -47,6 +48,7 @@ class RunState:
 
 
 STATE = pytest.StashKey[RunState]()
+AHEAD_WORKERS = 12  # the add-on layers' first reads (first_reads): about a dozen, all at once
 UNREADABLE = pytest.StashKey[SuiteError]()
 
 
@@ -244,6 +246,9 @@ def pytest_runtestloop(session: pytest.Session) -> None:
         state.suite = start(config)
     except SuiteError as exc:
         raise pytest.UsageError(f"meshcheck: {exc}") from None
+    ahead = ThreadPoolExecutor(max_workers=AHEAD_WORKERS, thread_name_prefix="meshcheck-ahead")
+    state.stop.append(lambda: ahead.shutdown(wait=False, cancel_futures=True))
+    first_reads.start(state.suite, wanted, ahead, load_window=load_options.from_options(config.getoption).window)
     with contextlib.suppress(SuiteError):  # each check meets the error again and reports it itself
         state.suite.prefetch(wanted)
 

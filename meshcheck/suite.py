@@ -91,10 +91,15 @@ POLICY_KINDS: dict[kube.Kind, str] = {
     kube.AUTHORIZATION_POLICIES: "authorization",
 }
 
-# What a layer reads in the add-ons' namespace only (the profile's addons_namespace), not cluster-wide.
-LAYER_ADDON_NAMESPACE_KINDS: dict[str, tuple[kube.Kind, ...]] = {
-    "kiali": (kube.CONFIG_MAPS,),  # Kiali's own ConfigMap: its tracing URLs
+# What a layer reads in one namespace only, not cluster-wide: Kiali's own ConfigMap (its tracing URLs) in
+# the profile's addons_namespace, MetalLB's legacy ConfigMap in metallb-system.
+LAYER_NAMESPACED_KINDS: dict[str, tuple[tuple[kube.Kind, str | None], ...]] = {
+    "kiali": ((kube.CONFIG_MAPS, None),),  # None: the profile's addons_namespace
+    "gateway": ((kube.CONFIG_MAPS, "metallb-system"),),
 }
+
+# Discovery documents a layer reads (the cluster layer: whether the API serves TokenRequest).
+LAYER_RESOURCES: dict[str, tuple[str, ...]] = {"cluster": ("v1",)}
 
 LABEL_KEYS = ("app", "app.kubernetes.io/name")
 LABEL_ALIASES = {"tracing": ("jaeger", "zipkin")}
@@ -121,13 +126,17 @@ class Suite:
         self._lock = threading.Lock()
 
     def prefetch(self, layers: Iterable[str]) -> None:
+        """Read, all at once, every list and discovery document the layers' checks will ask for."""
         layers = list(layers)
         kinds = sorted({k for layer in layers for k in LAYER_KINDS.get(layer, ()) if self._needed(k)},
                        key=lambda k: (k.group, k.plural))
         scoped = {
-            (k, self.profile.addons_namespace) for layer in layers for k in LAYER_ADDON_NAMESPACE_KINDS.get(layer, ())
+            (kind, namespace or self.profile.addons_namespace)
+            for layer in layers
+            for kind, namespace in LAYER_NAMESPACED_KINDS.get(layer, ())
         }
-        self.cluster.prefetch([*kinds, *sorted(scoped, key=lambda s: (s[0].group, s[0].plural))])
+        versions = sorted({v for layer in layers for v in LAYER_RESOURCES.get(layer, ())})
+        self.cluster.prefetch([*kinds, *sorted(scoped, key=_scoped_order)], resources=versions)
 
     def _needed(self, kind: kube.Kind) -> bool:
         policy = POLICY_KINDS.get(kind)
@@ -275,6 +284,10 @@ class Suite:
             self.cluster.refresh(*kinds)
             result = look()
         return result
+
+
+def _scoped_order(scoped: tuple[kube.Kind, str]) -> tuple[str, str, str]:
+    return scoped[0].group, scoped[0].plural, scoped[1]
 
 
 def find_service(

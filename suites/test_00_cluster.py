@@ -41,7 +41,7 @@ def test_dashboard_service(cluster, profile, require):
 @pytest.mark.nonblocking
 def test_dashboard_admin_account(cluster, profile, require):
     dashboard = profile.dashboard
-    token_api = any(r.get("name") == "serviceaccounts/token" for r in cluster.get("/api/v1").get("resources", []))
+    token_api = any(r.get("name") == "serviceaccounts/token" for r in cluster.resources("v1"))
     secrets = [] if token_api else cluster.list_metadata(kube.SECRETS, None, "type=kubernetes.io/service-account-token")
     require(
         checks.dashboard_admin(

@@ -13,14 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from meshcheck import first_reads
 from meshcheck.addons import kiali as kiali_api
-from meshcheck.addons import kiali_health, kiali_validations
 from meshcheck.checks import kiali as checks
 from meshcheck.checks import kiali_health as health_checks
 from meshcheck.checks import kiali_validations as validation_checks
 from meshcheck.latest import Latest
-
-GRAPH_DURATION = "10m"          # Kiali's default window: the calls Prometheus saw in the last 10 minutes
 
 
 @pytest.fixture(scope="module")
@@ -32,13 +30,7 @@ def kiali_status(kiali):
 def kiali_reads(kiali, kiali_status, boutique_namespace):
     """Kiali's graph, istio status, validations and apps' health: independent reads, started at once so
     that they cost one round trip together; a check that waits reads its own again."""
-    root = kiali_status.web_root
-    reads = {
-        "graph": lambda: kiali_api.fetch_graph(kiali, boutique_namespace, duration=GRAPH_DURATION, web_root=root),
-        "istio_status": lambda: kiali_api.fetch_istio_status(kiali, root),
-        "validations": lambda: kiali_validations.fetch_validations(kiali, boutique_namespace, root),
-        "health": lambda: kiali_health.fetch_app_health(kiali, boutique_namespace, kiali_status.version, root),
-    }
+    reads = first_reads.kiali_reads(kiali, kiali_status, boutique_namespace)
     with ThreadPoolExecutor(max_workers=len(reads)) as pool:
         yield {name: Latest(fetch, pool.submit(fetch)) for name, fetch in reads.items()}
 

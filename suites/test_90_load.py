@@ -20,11 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck import kube, layers
-from meshcheck.addons import grafana as gf
+from meshcheck import first_reads, kube, layers
 from meshcheck.addons import grafana_query, traffic
 from meshcheck.addons import prometheus as prom
-from meshcheck.checks import grafana as grafana_checks
 from meshcheck.checks import load as checks
 from meshcheck.errors import SuiteError
 from meshcheck.load.connection import connection_of
@@ -51,15 +49,6 @@ class Reads:
         return traffic.rate_expr(self.namespace, self.entry, self.window)
 
 
-def _grafana_answer(suite, expr: str, window: str):
-    endpoint = suite.addon("grafana")
-    sources = gf.datasources(endpoint)
-    source = gf.prometheus_datasource(sources)
-    if source is None:
-        return grafana_checks.prometheus_datasource_present(sources)
-    return grafana_query.query_prometheus(endpoint, source, expr, window)
-
-
 @pytest.fixture(scope="module")
 def reads(suite, profile, boutique_namespace, load_options, request) -> Iterator[Reads]:
     broken = request.config.stash[STATE].broken
@@ -77,7 +66,8 @@ def reads(suite, profile, boutique_namespace, load_options, request) -> Iterator
             reader, entry, boutique_namespace, window,
             log=Ahead(pool, reader.read),
             rate=None if blocked("telemetry") else Ahead(pool, lambda: prom.query(suite.addon("prometheus"), expr)),
-            grafana=None if blocked("grafana") else Ahead(pool, lambda: _grafana_answer(suite, expr, window)),
+            grafana=None if blocked("grafana") else Ahead(
+                pool, lambda: first_reads.grafana_entry_traffic(suite.addon("grafana"), expr, window)),
         )
 
 

@@ -57,6 +57,7 @@ class Served:
     query: str
     accept: str
     user: str = ""  # the user a verified TLS client certificate named, "" without one
+    at: float = dataclasses.field(default_factory=time.time, compare=False)  # when it arrived: for timelines
 
 
 class SimCluster:

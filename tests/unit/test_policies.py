@@ -212,7 +212,7 @@ class _Recording:
     def __init__(self) -> None:
         self.prefetched: list = []
 
-    def prefetch(self, keys) -> None:
+    def prefetch(self, keys, resources=()) -> None:
         self.prefetched = list(keys)
 
 
