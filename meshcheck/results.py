@@ -21,6 +21,9 @@ class CheckResult:
     remediation: str = ""
     diagnostics: dict[str, Any] = field(default_factory=dict)
     settled: bool = True
+    # The objects a result is about, as "Kind/namespace/name" ("Node//kind-worker" for a cluster-scoped
+    # one): where reports look for Events, a describe-like summary and container logs on a failure.
+    objects: tuple[str, ...] = ()
 
     def text(self) -> str:
         """The one-line text a person reads: what is wrong, then what to do about it."""
@@ -39,9 +42,10 @@ def fail(
     remediation: str,
     *,
     settled: bool = True,
+    objects: tuple[str, ...] = (),
     **diagnostics: Any,
 ) -> CheckResult:
-    return CheckResult(check, False, message, remediation, diagnostics, settled)
+    return CheckResult(check, False, message, remediation, diagnostics, settled, objects)
 
 
 def listing(items: Iterable[str], limit: int = 6) -> str:
