@@ -12,9 +12,8 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,32 +21,23 @@ import pytest
 
 from meshcheck import first_reads, kube, layers, providers
 from meshcheck.deploy.kind import KindOptions
-from meshcheck.deploy.plan import Deployment, DeployOptions
+from meshcheck.deploy.plan import DeployOptions
 from meshcheck.errors import SuiteError
 from meshcheck.load import options as load_options
 from meshcheck.profile import Profile, load_profile
-from meshcheck.results import CheckResult
+from meshcheck.report import outputs
+from meshcheck.report.record import RECORD_ATTR, CheckRecord, parse_blocked
+from meshcheck.report.text import shorten
+from meshcheck.rubric import load_rubric
+from meshcheck.run import STATE, RunState
 from meshcheck.suite import Options, Suite
 
 ADDON_URLS = ("kiali", "tracing", "grafana", "prometheus", "storefront")
 # Options whose value is a file: given as "--option PATH", pytest takes PATH for a test path.
-PATH_OPTIONS = ("--kubeconfig", "--profile", "--sim-scenario", "--sim-record", "--manifests")
+PATH_OPTIONS = ("--kubeconfig", "--profile", "--sim-scenario", "--sim-record", "--manifests", "--rubric",
+                "--report-json")
 
 
-@dataclass
-class RunState:
-    """What the plugin learns during a run: broken layers (for gating) and results (for reports)."""
-
-    suite: Suite | None = None
-    broken: dict[str, str] = field(default_factory=dict)  # layer -> first failure
-    outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
-    results: list[tuple[str, CheckResult]] = field(default_factory=list)
-    stop: list[Callable[[], None]] = field(default_factory=list)
-    deployed: Deployment | None = None  # what the deploy step applied, when it ran
-    sections: list[tuple[str, list[str]]] = field(default_factory=list)  # more terminal sections: (title, lines)
-
-
-STATE = pytest.StashKey[RunState]()
 AHEAD_WORKERS = 12  # the add-on layers' first reads (first_reads): about a dozen, all at once
 UNREADABLE = pytest.StashKey[SuiteError]()
 
@@ -86,6 +76,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--sim-record", default=None,
                     help="write every request the simulated cluster served to this file (JSON lines)")
     group.addoption("--profile", default=None, help="expectations: a bundled profile name or a YAML file")
+    group.addoption("--rubric", default=None,
+                    help="points per layer and what blocks what: a bundled rubric (lab, the default; lab-grader) "
+                    "or a YAML file")
+    group.addoption("--report-json", default=None,
+                    help="write the run's JSON summary here (schema meshcheck/report/report-v1.schema.json)")
     group.addoption(
         "--wait",
         type=float,
@@ -119,7 +114,12 @@ def add_load_options(group: Any) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.stash[STATE] = RunState()
+    try:
+        rubric = load_rubric(config.getoption("rubric", None))
+    except SuiteError as exc:
+        raise pytest.UsageError(f"meshcheck: {exc}") from None
+    config.stash[STATE] = RunState(rubric=rubric)
+    config.pluginmanager.register(outputs, "meshcheck-outputs")
     for layer in layers.LAYERS:
         config.addinivalue_line("markers", f"{layer.name}: {layer.title} (suites/{layer.module}.py)")
     config.addinivalue_line("markers", "nonblocking: a failure here does not block the layers that depend on this one")
@@ -135,11 +135,16 @@ def layer_of(item: pytest.Item) -> layers.Layer | None:
     return layers.layer_of_module(item.path.stem)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    checks = set()
     for item in items:
         layer = layer_of(item)
         if layer is not None:
             item.add_marker(getattr(pytest.mark, layer.name))
+            checks.add(_check_name(item))
+    unknown = config.stash[STATE].rubric.unknown_checks(checks) if checks else []
+    if unknown and len(checks) >= len(items) and not config.option.keyword and not config.option.markexpr:
+        raise pytest.UsageError(f"meshcheck: the rubric names checks the suite does not have: {', '.join(unknown)}")
 
 
 # --- gating ------------------------------------------------------------------------------------
@@ -177,6 +182,8 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Any:
+    """Record every check, whatever phase it ended in, and mark its layer broken when the rubric says
+    its failure blocks the layers resting on it."""
     report = yield
     layer = layer_of(item)
     if layer is None:
@@ -184,13 +191,45 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     if call.excinfo is not None and call.excinfo.errisinstance(SuiteError):
         report.longrepr = str(call.excinfo.value)
     state = item.config.stash[STATE]
-    if report.failed and item.get_closest_marker("nonblocking") is None:
-        state.broken.setdefault(layer.name, _first_line(report))
-    if report.when == "call" or report.outcome != "passed":
-        outcome = "blocked" if report.skipped and "blocked by" in str(report.longrepr) else report.outcome
-        counts = state.outcomes.setdefault(layer.name, {"passed": 0, "failed": 0, "skipped": 0, "blocked": 0})
-        counts[outcome] = counts.get(outcome, 0) + 1
+    if report.when == "call" or (report.outcome != "passed" and item.nodeid not in state.records):
+        record = _record(item, report, state)
+        state.records[item.nodeid] = record
+        setattr(report, RECORD_ATTR, record)
+        marked = item.get_closest_marker("nonblocking") is not None
+        if record.outcome == "failed" and state.rubric.blocks(layer.name, record.check, marked):
+            state.broken.setdefault(layer.name, shorten(record.message, 300))
     return report
+
+
+def _check_name(item: pytest.Item) -> str:
+    return getattr(item, "originalname", None) or item.name
+
+
+def _record(item: pytest.Item, report: pytest.TestReport, state: RunState) -> CheckRecord:
+    layer = layer_of(item)
+    assert layer is not None
+    result = next((r for nodeid, r in reversed(state.results) if nodeid == item.nodeid), None)
+    record = CheckRecord(item.nodeid, layer.name, _check_name(item), "passed", "", duration=report.duration,
+                         phase=report.when)
+    if report.skipped:
+        reason = _skip_reason(report)
+        blocked = parse_blocked(reason)
+        record.outcome = "blocked" if blocked else "skipped"
+        record.blocked_by, record.message = blocked if blocked else (None, reason)
+    elif report.failed and result is not None and not result.passed:
+        record.outcome, record.message, record.remediation, record.result = (
+            "failed", result.message, result.remediation, result)
+    elif report.failed:  # a fixture's error, an add-on unreachable in setup, a bug: its last line says what
+        record.outcome, record.message = "failed", _first_line(report)
+    else:
+        record.message, record.result = (result.message if result else "passed"), result
+    return record
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    return str(reason).removeprefix("Skipped: ")
 
 
 def _first_line(report: pytest.TestReport) -> str:
@@ -198,7 +237,7 @@ def _first_line(report: pytest.TestReport) -> str:
     line = text[-1] if text else report.nodeid
     for prefix in ("Failed: ", "E   "):
         line = line.removeprefix(prefix)
-    return line[:300]
+    return line
 
 
 # --- fixtures ----------------------------------------------------------------------------------
@@ -307,50 +346,3 @@ def _progress(config: pytest.Config) -> Callable[[str], None]:
     if reporter is None:
         return lambda line: print(line, flush=True)
     return lambda line: (reporter.ensure_newline(), reporter.write_line(line))
-
-
-# --- reporting ---------------------------------------------------------------------------------
-
-
-def layer_rows(state: RunState) -> Iterator[tuple[str, dict[str, int], str]]:
-    for layer in layers.LAYERS:
-        counts = state.outcomes.get(layer.name)
-        if counts:
-            yield layer.name, counts, state.broken.get(layer.name, "")
-
-
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    state = config.stash.get(STATE, None)
-    if state is None or not state.outcomes:
-        return
-    write = terminalreporter.write_line
-    terminalreporter.section("meshcheck layers")
-    if state.suite is not None:
-        write(f"cluster {state.suite.cluster.describe()}: {state.suite.cluster.request_count} API requests")
-    write(f"{'layer':<11} {'passed':>6} {'failed':>6} {'blocked':>7}  first failure")
-    for name, counts, failure in layer_rows(state):
-        write(f"{name:<11} {counts['passed']:>6} {counts['failed']:>6} {counts['blocked']:>7}  {failure[:110]}")
-    for title, lines in state.sections:
-        terminalreporter.section(title)
-        for line in lines:
-            write(line)
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_html_results_summary(
-    prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
-) -> None:
-    from html import escape
-
-    state = session.config.stash.get(STATE, None)
-    if state is None or not state.outcomes:
-        return
-    rows = "".join(
-        f"<tr><td>{escape(n)}</td><td>{c['passed']}</td><td>{c['failed']}</td><td>{c['blocked']}</td>"
-        f"<td>{escape(f)}</td></tr>"
-        for n, c, f in layer_rows(state)
-    )
-    prefix.append(
-        "<h2>Layers</h2><table><tr><th>layer</th><th>passed</th><th>failed</th><th>blocked</th>"
-        f"<th>first failure</th></tr>{rows}</table>"
-    )

@@ -1,4 +1,4 @@
-"""Cluster layer: nodes Ready, kube-system running, the Kubernetes dashboard with an admin account."""
+"""Cluster layer: nodes Ready, kube-system running, cluster DNS, the Kubernetes dashboard with an admin account."""
 
 import pytest
 
@@ -15,6 +15,11 @@ def test_nodes_ready(cluster, require, wait):
 
 def test_kube_system_pods_running(cluster, require, wait):
     require(wait(lambda: checks.system_pods_running(cluster.list(kube.PODS)), kube.PODS))
+
+
+def test_cluster_dns_available(cluster, require, wait):
+    require(wait(lambda: checks.cluster_dns_available(cluster.list(kube.DEPLOYMENTS), cluster.list_readable(kube.PODS)),
+                 kube.DEPLOYMENTS, kube.PODS))
 
 
 @pytest.mark.nonblocking

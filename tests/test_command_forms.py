@@ -16,10 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import ROOT
+from tests.harness import ROOT, SUITE_TESTS
 from tests.unit.simhttp import start_sim
-
-SUITE_TESTS = 52  # four policy checks the default profile does not require and three of own load are skipped
 
 
 @dataclass

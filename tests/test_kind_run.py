@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests import fakes
-from tests.harness import ROOT
+from tests.harness import ROOT, SUITE_TESTS
 from tests.unit.simhttp import start_sim
 
-SUITE_TESTS = 52
 SKIPPED = 7  # four policy checks the default profile does not require, three of our own load (--load)
 
 

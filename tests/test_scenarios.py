@@ -13,7 +13,7 @@ import pytest
 from meshcheck import layers
 from meshcheck.profile import Profile, load_profile
 from meshcheck.sim import scenario as scenarios
-from tests.harness import ROOT, Run, run_suite
+from tests.harness import ROOT, SUITE_TESTS, Run, run_suite
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class Expect:
     blocked: str | None = None                            # the layer whose failure blocks the ones after it
     skip: dict[str, str] = field(default_factory=dict)   # test name -> fragment of why it cannot run
     args: tuple[str, ...] = ()
-    tests: int = 52                                       # tests a run reports (8 with -m load)
+    tests: int = SUITE_TESTS                              # tests a run reports (8 with -m load)
 
 
 # Our own load places orders: without --load its tests say so, unless the load layer is blocked.

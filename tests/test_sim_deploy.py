@@ -25,11 +25,10 @@ import pytest
 from meshcheck import layers
 from meshcheck.sim.server import SimCluster
 from tests import fakes
-from tests.harness import ROOT
+from tests.harness import ROOT, SUITE_TESTS
 from tests.standins import Mirror, istio_demo
 from tests.unit.simhttp import start_sim
 
-SUITE_TESTS = 52
 # Skipped by design: the policies the default profile does not require, our own load (only with --load).
 DEFAULT_LAYERS = [d for d in layers.DEPLOYABLES if d.default]  # the policy layer only when asked
 NOT_ASKED = ("not required by profile", "our own load was not asked for")

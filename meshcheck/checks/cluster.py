@@ -70,6 +70,33 @@ def system_pods_running(pods: list[Obj]) -> CheckResult:
     return ok("cluster.system_pods_running", f"all {len(system)} kube-system pods are running")
 
 
+DNS_NAMES = ("coredns", "kube-dns")
+
+
+def cluster_dns_available(deployments: list[Obj], pods: list[Obj]) -> CheckResult:
+    """Cluster DNS (CoreDNS, labelled k8s-app=kube-dns by kubeadm and kind) is available: every Service
+    name the mesh and the shop resolve depends on it, which no other kube-system pod can say of itself."""
+    found = [d for d in o.in_namespace(deployments, "kube-system")
+             if o.labels(d).get("k8s-app") == "kube-dns" or o.name(d) in DNS_NAMES]
+    if not found:
+        return fail(
+            "cluster.dns_available",
+            "no cluster DNS Deployment in kube-system (labelled k8s-app=kube-dns, or named coredns)",
+            "install CoreDNS (kubeadm and kind deploy it as Deployment kube-system/coredns)",
+        )
+    dep = found[0]
+    if not o.deployment_available(dep):
+        return fail(
+            "cluster.dns_available",
+            f"Deployment {o.ref(dep)} (cluster DNS) is not available: {o.deployment_state(dep, pods)}",
+            f"see 'kubectl -n kube-system describe deployment {o.name(dep)}' and its pods' logs; every "
+            "Service name in the cluster resolves through it",
+            settled=o.deployment_settled(dep, pods),
+            objects=(f"Deployment/kube-system/{o.name(dep)}",),
+        )
+    return ok("cluster.dns_available", f"Deployment {o.ref(dep)} (cluster DNS) is available")
+
+
 def dashboard_deployed(
     deployments: list[Obj], pods: list[Obj], namespace: str, names: tuple[str, ...]
 ) -> CheckResult:

@@ -30,6 +30,9 @@ PRODUCT = "storefront.product_page_renders"
 ADD = "storefront.add_to_cart_redirects"
 CART = "storefront.cart_shows_item"
 CHECKOUT = "storefront.checkout_completes"
+# The step a Blocked names (addons.storefront.ShoppingTrip) -> its own check: a later step is "blocked by" it
+# when that check failed in the same run, and fails in its own right when it did not run (-k checkout).
+STEP_CHECKS = {"home page": HOME, "product page": PRODUCT, "add-to-cart": ADD, "cart": CART}
 
 
 @dataclass(frozen=True)
@@ -201,6 +204,7 @@ def _not_reached(check: str, what: str, outcome: object, shop: ShopContext) -> C
             check,
             f"{what} cannot be checked through {shop.via}: {outcome.step} failed ({outcome.reason})",
             f"fix the {outcome.step} step first; its own check says how",
+            blocked_by_check=STEP_CHECKS.get(outcome.step, ""),
         )
     if isinstance(outcome, AddonError):
         return fail(

@@ -277,15 +277,19 @@ def _cluster(b: Builder) -> None:
     if model.get("system") == "kind":
         kindcluster.build(b)
         return
-    failing = set(model.get("system_pods_failing") or [])
-    for name, image in (
-        ("coredns", "registry.k8s.io/coredns/coredns:v1.11.1"),
-        ("etcd", "registry.k8s.io/etcd:3.5.10-0"),
-        ("kube-apiserver", f"registry.k8s.io/kube-apiserver:{version}"),
-        ("kube-scheduler", f"registry.k8s.io/kube-scheduler:{version}"),
-    ):
+    failing = list(model.get("system_pods_failing") or [])
+    system = {
+        "coredns": "registry.k8s.io/coredns/coredns:v1.11.1",
+        "etcd": "registry.k8s.io/etcd:3.5.10-0",
+        "kube-apiserver": f"registry.k8s.io/kube-apiserver:{version}",
+        "kube-scheduler": f"registry.k8s.io/kube-scheduler:{version}",
+    }
+    for extra in failing:  # a failing add-on of kube-system's own (metrics-server, a CNI's controller)
+        system.setdefault(extra, f"registry.k8s.io/{extra}/{extra}:v0.7.2")
+    for name, image in system.items():
+        label = "kube-dns" if name == "coredns" else name  # kubeadm's and kind's label on CoreDNS
         b.workload(
-            name, "kube-system", [k.container(name, image)], labels={"k8s-app": name}, available=name not in failing
+            name, "kube-system", [k.container(name, image)], labels={"k8s-app": label}, available=name not in failing
         )
 
 

@@ -1,0 +1,38 @@
+"""What one run of the suite learns as it goes, kept in pytest's stash: shared by the plugin's gating,
+the fixtures and the reports, so none of them has to import another to read it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+
+from meshcheck.deploy.plan import Deployment
+from meshcheck.report.record import CheckRecord
+from meshcheck.report.score import Score
+from meshcheck.report.summary import About
+from meshcheck.results import CheckResult
+from meshcheck.rubric import Rubric, load_rubric
+from meshcheck.suite import Suite
+
+
+@dataclass
+class RunState:
+    """What the plugin learns during a run: broken layers (for gating) and results (for reports)."""
+
+    suite: Suite | None = None
+    rubric: Rubric = field(default_factory=load_rubric)
+    broken: dict[str, str] = field(default_factory=dict)  # layer -> first blocking failure
+    records: dict[str, CheckRecord] = field(default_factory=dict)  # node id -> its record, in run order
+    results: list[tuple[str, CheckResult]] = field(default_factory=list)
+    started: float = field(default_factory=time.time)
+    stop: list[Callable[[], None]] = field(default_factory=list)
+    deployed: Deployment | None = None  # what the deploy step applied, when it ran
+    sections: list[tuple[str, list[str]]] = field(default_factory=list)  # more terminal sections: (title, lines)
+    finished: tuple[About, Score] | None = None  # what the reports show, computed once at the session's end
+
+
+
+STATE = pytest.StashKey[RunState]()
