@@ -121,9 +121,11 @@ def pytest_html_results_table_row(report: Any, cells: list[str]) -> None:
     """A blocked check reads "Blocked" in its own colour. The cell's text stays pytest-html's "Skipped", which
     its filters know (a result it does not know is never shown); the word people see is drawn by the style."""
     record = record_of(report)
-    if record is not None and record.outcome == "blocked" and len(cells) > 1:
+    if record is None or len(cells) < 2:
+        return
+    cells[1] = f'<td class="col-testId">{escape(record.id)}</td>'  # a check, not "…::setup", whatever phase it ended in
+    if record.outcome == "blocked":
         cells[0] = '<td class="col-result meshcheck-blocked">Skipped</td>'
-        cells[1] = f'<td class="col-testId">{escape(record.id)}</td>'
 
 
 @pytest.hookimpl(optionalhook=True)
