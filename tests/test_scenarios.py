@@ -380,6 +380,14 @@ def test_healthy_run_stays_within_the_request_budget(runs: dict[str, Run]) -> No
     assert len(api) <= 40, [s["path"] for s in api]
 
 
+def test_a_healthy_run_asks_each_addon_question_once(runs: dict[str, Run]) -> None:
+    """The add-on layers' first reads are sent ahead (meshcheck.first_reads) and taken by the checks that ask
+    the same: a read ahead that the checks ask differently would be sent twice."""
+    asked = [(s["method"], s["path"], s["query"]) for s in runs["healthy"].served
+             if s["server"] == "api" and "/proxy/" in s["path"]]
+    assert asked and len(asked) == len(set(asked)), sorted(asked)
+
+
 def test_unreachable_gateway_address_falls_back_to_the_api_server_proxy(runs: dict[str, Run]) -> None:
     proxied = [s for s in runs["storefront-unreachable"].served
                if "/services/istio-ingressgateway:" in s["path"] and "/proxy" in s["path"]]
