@@ -126,7 +126,7 @@ class Diagnosis:
     check: str
     objects: list[ObjectDiagnosis] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    requests: int = 0  # API requests this diagnosis sent (reads shared with earlier ones are not counted)
+    requests: int = 0  # API reads this diagnosis sent (retries and reads shared with earlier ones not counted)
 
     def __bool__(self) -> bool:
         return bool(self.objects or self.notes)
