@@ -281,6 +281,43 @@ class Cluster:
             raise ClusterError(f"the API server answered GET {path} with {status}: {status_message(body)}")
         return body.decode("utf-8", "replace")
 
+    def cached(self, kind: Kind, namespace: str | None = None) -> list[Obj] | None:
+        """What this run already read of a kind (in ``namespace`` only, when given; a cluster-wide list
+        serves it too), without a request; None when it was never read. For reports, which describe
+        objects as the checks saw them and must not make a passing run cost more."""
+        with self._lock:
+            items = self._lists.get((kind, namespace))
+            if items is None and namespace is not None:
+                everywhere = self._lists.get((kind, None))
+                items = None if everywhere is None else [o for o in everywhere
+                                                         if (o.get("metadata") or {}).get("namespace") == namespace]
+        return None if items is None else list(items)
+
+    def get_object(self, kind: Kind, namespace: str | None, name: str) -> Obj | None:
+        """One object by name (GET), or None when it does not exist; not cached. A kind whose group the
+        cluster does not serve has no objects."""
+        version = kind.version or self.served_version(kind.group)
+        if version is None:
+            return None
+        scope = f"/namespaces/{namespace}" if kind.namespaced and namespace else ""
+        found = self.get(f"{kind.base(version)}{scope}/{kind.plural}/{name}", missing_ok=True)
+        return found or None
+
+    def list_where(self, kind: Kind, namespace: str, label_selector: str) -> list[Obj]:
+        """The objects of a kind in a namespace that a label selector picks (one GET), not cached."""
+        version = kind.version or self.served_version(kind.group)
+        if version is None:
+            return []
+        path = f"{kind.base(version)}/namespaces/{namespace}/{kind.plural}"
+        return self.get(path, [("labelSelector", label_selector)], missing_ok=True).get("items") or []
+
+    def events(self, namespace: str, *, limit: int = 500) -> tuple[list[Obj], bool]:
+        """The core/v1 Events of a namespace (one GET, at most ``limit``), and whether more were left
+        unread. Not cached: Events say what happened lately. 403 is a ``ForbiddenError``."""
+        document = self.get(f"/api/v1/namespaces/{namespace}/events", [("limit", str(limit))])
+        more = bool((document.get("metadata") or {}).get("continue"))
+        return list(document.get("items") or []), more
+
     def refresh(self, *kinds: Kind) -> None:
         """Forget what was read of these kinds, so the next ``list`` reads them again."""
         with self._lock:

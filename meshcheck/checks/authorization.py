@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from meshcheck import objects as o
+from meshcheck.checks.refs import refs
 from meshcheck.istioconfig import authz
 from meshcheck.results import CheckResult, count, fail, listing, ok
 
@@ -93,7 +94,8 @@ def authorization(policies: Sequence[Obj], edges: Sequence[Edge], pods: Sequence
                     f"apply an allow-nothing AuthorizationPolicy (spec: {{}}) in {namespace} and, per callee, an "
                     "ALLOW policy selecting its pods (selector.matchLabels app: NAME) whose rules[].from[].source."
                     f"principals list its callers' cluster.local/ns/{namespace}/sa/SA (e.g. the project's "
-                    "manifests/policy/authorization.yaml); fix or delete the policies named above", **diagnostics)
+                    "manifests/policy/authorization.yaml); fix or delete the policies named above",
+                    objects=refs("AuthorizationPolicy", idle), **diagnostics)
     noted = f"; open to every caller: {listing(open_to_all)}" if open_to_all else ""
     return ok(check, f"AuthorizationPolicies deny by default in {namespace} ({listing(o.ref(p) for p in defaults)}) "
                      f"and allow all {len(calls)} required calls from their callers' identities{noted}", **diagnostics)

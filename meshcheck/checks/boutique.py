@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from meshcheck import objects as o
+from meshcheck.checks.refs import refs
 from meshcheck.profile import Profile
 from meshcheck.results import CheckResult, count, fail, listing, ok
 
@@ -52,6 +53,7 @@ def deployments_available(deployments: list[Obj], pods: list[Obj], namespace: st
             f"{'is' if len(missing) + len(down) == 1 else 'are'} not available ({'; '.join(parts)})",
             fix,
             settled=all(o.deployment_settled(d, pods) for d in down),
+            objects=refs("Deployment", down),
             missing=missing,
             unavailable=[o.name(d) for d in down],
         )
@@ -73,11 +75,14 @@ def pods_have_sidecars(pods: list[Obj], namespace: str, profile: Profile) -> Che
             f"check the Deployments' events: kubectl -n {namespace} get events",
         )
     no_sidecar, not_ready, settled = [], [], True
+    bare, unready = [], []
     for pod in app_pods:
         ready, total = o.ready_count(pod)
         if not o.has_sidecar(pod):
             no_sidecar.append(f"{o.name(pod)} ({ready}/{total})")
+            bare.append(pod)
         elif pod.get("status", {}).get("phase") != "Running" or ready < total:
+            unready.append(pod)
             reason = o.waiting_reason(pod)
             not_ready.append(
                 f"{o.name(pod)} ({ready}/{total}, not ready: "
@@ -90,6 +95,7 @@ def pods_have_sidecars(pods: list[Obj], namespace: str, profile: Profile) -> Che
             f"{count(len(no_sidecar), 'pod')} in {namespace} without an {o.SIDECAR} container: {listing(no_sidecar)}",
             f"label namespace {namespace} with istio-injection=enabled and restart the deployments "
             f"(kubectl -n {namespace} rollout restart deployment)",
+            objects=refs("Pod", bare),
             pods=no_sidecar,
         )
     if not_ready:
@@ -99,6 +105,7 @@ def pods_have_sidecars(pods: list[Obj], namespace: str, profile: Profile) -> Che
             f"look at 'kubectl -n {namespace} describe pod NAME' and 'kubectl -n {namespace} logs NAME "
             f"-c {o.SIDECAR}' (a proxy that cannot reach istiod stays unready)",
             settled=settled,
+            objects=refs("Pod", unready),
             pods=not_ready,
         )
     counts = sorted({f"{r}/{t}" for r, t in map(o.ready_count, app_pods)})
@@ -109,14 +116,17 @@ def pods_have_sidecars(pods: list[Obj], namespace: str, profile: Profile) -> Che
 
 def restarts_within_budget(pods: list[Obj], namespace: str, profile: Profile) -> CheckResult:
     check = "boutique.restarts_within_budget"
-    counts = {o.name(p): o.restarts(p) for p in o.in_namespace(pods, namespace) if o.app_of(p) in profile.workloads}
+    mine = [p for p in o.in_namespace(pods, namespace) if o.app_of(p) in profile.workloads]
+    counts = {o.name(p): o.restarts(p) for p in mine}
     over = [f"{name} ({n} restarts)" for name, n in sorted(counts.items()) if n > profile.max_restarts]
+    restarting = sorted((p for p in mine if o.restarts(p) > profile.max_restarts), key=o.name)
     restarted = {name: n for name, n in counts.items() if n}
     if over:
         return fail(
             check,
             f"{count(len(over), 'pod')} restarted more than {profile.max_restarts} times: {listing(over)}",
             f"read the previous run's logs: kubectl -n {namespace} logs NAME --previous",
+            objects=refs("Pod", restarting),
             restarts=restarted,
         )
     note = f"; restarts: {listing(f'{k} ({v})' for k, v in restarted.items())}" if restarted else ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from meshcheck import objects as o
+from meshcheck.checks.refs import ref, refs
 from meshcheck.results import CheckResult, count, fail, listing, ok
 
 Obj = o.Obj
@@ -14,7 +15,7 @@ PRESSURES = ("MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailabl
 def nodes_ready(nodes: list[Obj]) -> CheckResult:
     if not nodes:
         return fail("cluster.nodes_ready", "the cluster has no nodes", "check that the cluster was created")
-    problems, settled = [], True
+    problems, settled, bad_nodes = [], True, []
     for node in nodes:
         ready = o.condition(node, "Ready")
         issues = []
@@ -29,6 +30,7 @@ def nodes_ready(nodes: list[Obj]) -> CheckResult:
             issues.append("cordoned")
         if issues:
             problems.append(f"{o.name(node)} ({', '.join(issues)})")
+            bad_nodes.append(node)
     if problems:
         return fail(
             "cluster.nodes_ready",
@@ -36,6 +38,7 @@ def nodes_ready(nodes: list[Obj]) -> CheckResult:
             "inspect them with 'kubectl describe node NAME' (kubelet, container runtime, disk, "
             "memory); uncordon cordoned nodes with 'kubectl uncordon NAME'",
             settled=settled,
+            objects=refs("Node", bad_nodes),
             nodes=problems,
         )
     return ok("cluster.nodes_ready", f"all {len(nodes)} nodes are Ready", nodes=[o.name(n) for n in nodes])
@@ -49,7 +52,7 @@ def system_pods_running(pods: list[Obj]) -> CheckResult:
             "namespace kube-system has no pods",
             "the control plane is not running as pods here; check the cluster's installation",
         )
-    bad, settled = [], True
+    bad, settled, bad_pods = [], True, []
     for pod in system:
         phase = pod.get("status", {}).get("phase")
         if phase == "Succeeded":
@@ -58,6 +61,7 @@ def system_pods_running(pods: list[Obj]) -> CheckResult:
         if phase != "Running" or ready < total:
             reason = o.waiting_reason(pod) or phase
             bad.append(f"{o.name(pod)} ({phase}, {ready}/{total} ready{', ' + reason if reason != phase else ''})")
+            bad_pods.append(pod)
             settled = settled and o.pod_settled(pod)
     if bad:
         return fail(
@@ -65,6 +69,7 @@ def system_pods_running(pods: list[Obj]) -> CheckResult:
             f"{count(len(bad), 'kube-system pod', verb=('is', 'are'))} not running and ready: {listing(bad)}",
             "look at 'kubectl -n kube-system describe pod NAME' and its logs",
             settled=settled,
+            objects=refs("Pod", bad_pods),
             pods=bad,
         )
     return ok("cluster.system_pods_running", f"all {len(system)} kube-system pods are running")
@@ -115,6 +120,7 @@ def dashboard_deployed(
             f"Deployment {o.ref(dep)} is not available: {o.deployment_state(dep, pods)}",
             f"see 'kubectl -n {namespace} describe deployment {o.name(dep)}' and its pods' logs",
             settled=o.deployment_settled(dep, pods),
+            objects=(ref("Deployment", dep),),
         )
     return ok("cluster.dashboard_deployed", f"Deployment {o.ref(dep)} is available")
 
@@ -200,6 +206,7 @@ def dashboard_admin(
             f"ClusterRoleBinding {ghost.binding} binds ServiceAccount {ghost.ref} to {ghost.role}, "
             "but that ServiceAccount does not exist",
             f"create it: kubectl -n {ghost.namespace} create serviceaccount {ghost.name}",
+            objects=(f"ClusterRoleBinding//{ghost.binding}",),
         )
     if not found:
         return _no_admin(check, accounts, namespace, pinned, role_names)
@@ -220,6 +227,7 @@ def dashboard_admin(
             "TokenRequest and no service-account-token Secret names it",
             "create a Secret of type kubernetes.io/service-account-token annotated with "
             f"kubernetes.io/service-account.name={admin.name} in namespace {admin.namespace}",
+            objects=(f"ServiceAccount/{admin.namespace}/{admin.name}",),
         )
     how = f"the token Secret {o.name(secret)}" if secret else "TokenRequest (kubectl create token)"
     return ok(
@@ -253,6 +261,7 @@ def _no_admin(check: str, accounts: list[Obj], namespace: str, pinned: str | Non
             "names it, so it cannot log in to the dashboard as admin",
             f"bind it: kubectl create clusterrolebinding {o.name(account)} --clusterrole=cluster-admin "
             f"--serviceaccount={o.namespace(account)}:{o.name(account)}",
+            objects=(ref("ServiceAccount", account),),
         )
     name = pinned or "admin-user"
     return fail(

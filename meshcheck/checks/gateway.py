@@ -7,6 +7,7 @@ import ipaddress
 import yaml
 
 from meshcheck import objects as o
+from meshcheck.checks.refs import ref
 from meshcheck.ingress import Ingress, service_host
 from meshcheck.profile import Profile
 from meshcheck.results import CheckResult, fail, listing, ok
@@ -41,6 +42,7 @@ def gateway_selects_pods(ingress: Ingress, pods: list[Obj]) -> CheckResult:
                 check,
                 f"Gateway {o.ref(gateway)} selects pods with {selector or 'no labels'}, and no pod has those labels",
                 "set its spec.selector to the ingress gateway's labels (istio: ingressgateway)",
+                objects=(ref("Gateway", gateway),),
             )
         return ok(
             check, f"Gateway {o.ref(gateway)} selects {len(chosen)} gateway pods ({listing(o.ref(p) for p in chosen)})"
@@ -52,12 +54,14 @@ def gateway_selects_pods(ingress: Ingress, pods: list[Obj]) -> CheckResult:
             f"Gateway {o.ref(gateway)} has gatewayClassName "
             f"{gateway.get('spec', {}).get('gatewayClassName')!r}, not 'istio'",
             "set spec.gatewayClassName: istio so that istiod programs it",
+            objects=(ref("Gateway", gateway),),
         )
     if accepted is not None and accepted.get("status") != "True":
         return fail(
             check,
             f"Gateway {o.ref(gateway)} is not Accepted ({accepted.get('reason')}: {accepted.get('message', '')})",
             f"kubectl -n {o.namespace(gateway)} describe gateway {o.name(gateway)}",
+            objects=(ref("Gateway", gateway),),
         )
     name = o.name(gateway)
     chosen = [p for p in pods if name in (o.labels(p).get(label) for label in GATEWAY_NAME_LABELS)]
@@ -66,6 +70,7 @@ def gateway_selects_pods(ingress: Ingress, pods: list[Obj]) -> CheckResult:
             check,
             f"Gateway {o.ref(gateway)} is accepted but no gateway pod runs for it",
             "check istiod's logs: it creates the Deployment '<gateway>-istio' for each Gateway",
+            objects=(ref("Gateway", gateway), f"Deployment/{o.namespace(gateway)}/{name}-istio"),
         )
     return ok(check, f"Gateway {o.ref(gateway)} (class istio) is served by {listing(o.ref(p) for p in chosen)}")
 
@@ -99,13 +104,15 @@ def route_reaches_frontend(ingress: Ingress, services: list[Obj], namespace: str
             if b.get("kind", "Service") == "Service"
         ]
     if not targets:
-        return fail(check, f"{what} {o.ref(route)} has no destination", f"route it to Service {profile.anchor}")
+        return fail(check, f"{what} {o.ref(route)} has no destination", f"route it to Service {profile.anchor}",
+                    objects=(ref(what, route),))
     for service, ns in targets:
         if o.named(services, service, ns) is None:
             return fail(
                 check,
                 f"{what} {o.ref(route)} routes to host {service} in {ns}, but no Service {ns}/{service} exists",
                 f"set the destination to the frontend Service ({profile.anchor}) and re-apply it",
+                objects=(ref(what, route),),
                 targets=targets,
             )
     if (profile.anchor, namespace) not in targets:
@@ -114,6 +121,7 @@ def route_reaches_frontend(ingress: Ingress, services: list[Obj], namespace: str
             f"{what} {o.ref(route)} routes to {listing(f'{ns}/{s}' for s, ns in targets)}, "
             f"not to {namespace}/{profile.anchor}",
             f"route it to Service {profile.anchor}",
+            objects=(ref(what, route),),
         )
     return ok(check, f"{what} {o.ref(route)} on {o.name(gateway)} routes to Service {namespace}/{profile.anchor}")
 
@@ -136,6 +144,7 @@ def external_address(ingress: Ingress) -> CheckResult:
             f"Service {o.ref(service)} is of type {kind}, not LoadBalancer",
             f"kubectl -n {o.namespace(service)} patch service {o.name(service)} "
             '-p \'{"spec":{"type":"LoadBalancer"}}\'',
+            objects=(ref("Service", service),),
         )
     address = ingress.address
     if not address:
@@ -145,6 +154,7 @@ def external_address(ingress: Ingress) -> CheckResult:
             "install a load balancer: MetalLB with an IPAddressPool in the nodes' network "
             "(for kind: docker network inspect kind) and an L2Advertisement",
             settled=o.stale(service["metadata"].get("creationTimestamp")),
+            objects=(ref("Service", service),),
         )
     return ok(check, f"Service {o.ref(service)} has EXTERNAL-IP {address}", address=address)
 
@@ -161,6 +171,7 @@ def metallb_pool(
             check,
             "MetalLB is configured but the gateway has no external address to check",
             "see why MetalLB assigned none: kubectl -n metallb-system logs deploy/controller",
+            objects=("Deployment/metallb-system/controller",),
         )
     try:
         ip = ipaddress.ip_address(address)
@@ -171,31 +182,37 @@ def metallb_pool(
             config = yaml.safe_load(legacy.get("data", {}).get("config", "")) or {}
         except yaml.YAMLError:
             return fail(
-                check, "ConfigMap metallb-system/config is not valid YAML", "fix its data.config (address-pools)"
+                check, "ConfigMap metallb-system/config is not valid YAML", "fix its data.config (address-pools)",
+                objects=("ConfigMap/metallb-system/config",),
             )
         if not isinstance(config, dict) or not isinstance(config.get("address-pools") or [], list):
             return fail(
                 check,
                 "ConfigMap metallb-system/config has no address-pools list in data.config",
                 "write MetalLB's configuration there: address-pools: [{name, protocol: layer2, addresses}]",
+                objects=("ConfigMap/metallb-system/config",),
             )
         ranges = [a for p in config.get("address-pools") or [] if isinstance(p, dict) for a in p.get("addresses") or []]
         where, advertised = "ConfigMap metallb-system/config", True
+        named: tuple[str, ...] = ("ConfigMap/metallb-system/config",)
     else:
         ranges = [a for p in pools for a in p.get("spec", {}).get("addresses") or []]
         where = f"IPAddressPool {listing(o.ref(p) for p in pools)}"
         advertised = bool(advertisements)
+        named = tuple(ref("IPAddressPool", p) for p in pools)
     if not any(_contains(r, ip) for r in ranges):
         return fail(
             check,
             f"EXTERNAL-IP {address} is outside MetalLB's {where} ({listing(ranges) or 'empty'})",
             "make the pool's addresses a range of the nodes' network and recreate the gateway Service",
+            objects=named,
         )
     if not advertised:
         return fail(
             check,
             f"MetalLB's {where} holds {address} but no L2Advertisement announces it",
             "create an L2Advertisement for the pool, or the address is unreachable",
+            objects=named,
         )
     return ok(check, f"EXTERNAL-IP {address} is in MetalLB's {where}")
 
@@ -209,6 +226,7 @@ def frontend_external_removed(services: list[Obj], namespace: str, profile: Prof
             check,
             f"Service {listing(left)} still exists: it bypasses the mesh's ingress",
             f"kubectl -n {namespace} delete service {' '.join(n.split('/')[-1] for n in left)}",
+            objects=tuple(f"Service/{n}" for n in left),
         )
     return ok(check, f"no {listing(names)} Service in {namespace}: traffic enters through the gateway")
 

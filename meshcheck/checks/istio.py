@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from meshcheck import objects as o
+from meshcheck.checks.refs import ref, refs
 from meshcheck.results import CheckResult, count, fail, listing, ok
 
 Obj = o.Obj
@@ -24,6 +25,7 @@ def _available(check: str, what: str, found: list[Obj], pods: list[Obj], missing
             f"see 'kubectl -n {o.namespace(dep)} describe deployment {o.name(dep)}' and "
             f"'kubectl -n {o.namespace(dep)} logs deploy/{o.name(dep)}'",
             settled=all(o.deployment_settled(d, pods) for d in found),
+            objects=refs("Deployment", found),
         )
     return ok(check, f"{what} Deployment {listing(o.ref(d) for d in good)} is available")
 
@@ -82,6 +84,7 @@ def namespace_injection(namespaces: list[Obj], namespace: str) -> CheckResult:
         f"namespace {namespace} is not labelled for sidecar injection (istio-injection={seen})",
         f"kubectl label namespace {namespace} istio-injection=enabled --overwrite, then restart its "
         f"workloads: kubectl -n {namespace} rollout restart deployment",
+        objects=(ref("Namespace", ns),),
     )
 
 
@@ -103,6 +106,7 @@ def versions_agree(deployments: list[Obj], pods: list[Obj]) -> CheckResult:
         )
     proxies: Counter[str] = Counter()
     odd: list[str] = []
+    skewed_pods: list[Obj] = []
     for pod in pods:
         for container in o.pod_containers(pod):
             if container.get("name") == o.SIDECAR:
@@ -110,6 +114,7 @@ def versions_agree(deployments: list[Obj], pods: list[Obj]) -> CheckResult:
                 proxies[tag] += 1
                 if tag not in control:
                     odd.append(f"{o.ref(pod)} ({tag or 'untagged'})")
+                    skewed_pods.append(pod)
     if odd:
         skewed = count(len(odd), "proxy", "proxies", ("runs", "run"))
         return fail(
@@ -117,6 +122,7 @@ def versions_agree(deployments: list[Obj], pods: list[Obj]) -> CheckResult:
             f"control plane is {listing(sorted(control))} but {skewed} another version: {listing(odd)}",
             "restart those workloads so they get the current proxy (kubectl rollout restart "
             "deployment -n NAMESPACE), or finish the Istio upgrade",
+            objects=refs("Pod", skewed_pods),
             proxies=dict(proxies),
         )
     return ok(

@@ -22,6 +22,7 @@ from meshcheck.addons.kiali import (
     tracing_keys,
 )
 from meshcheck.checks.reach import Network, Reach, example_urls, reach
+from meshcheck.checks.refs import named
 from meshcheck.results import CheckResult, fail, listing, ok
 
 Edge = tuple[str, str]
@@ -95,6 +96,7 @@ def check_graph_edges(graph: KialiGraph, expected: Sequence[Edge], namespace: st
         f"Kiali graph for namespace {namespace} " + "; ".join(parts),
         "; ".join(remedies),
         settled=False,
+        objects=named("Deployment", namespace, *sorted({b for _, b in unanswered})),
         **diagnostics,
     )
 

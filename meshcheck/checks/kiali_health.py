@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from meshcheck.addons.kiali_health import FAILURE, HEALTHY, NA, AppHealth
+from meshcheck.checks.refs import named
 from meshcheck.results import CheckResult, count, fail, listing, ok
 
 
@@ -43,5 +44,6 @@ def check_health(health: Mapping[str, AppHealth], namespace: str, expected: Sequ
         f"open {listing([h.app for h in failing])} in Kiali (Applications, {namespace}) to see which calls fail; "
         "check those pods' logs and the workloads they call",
         settled=False,
+        objects=named("Deployment", namespace, *(h.app for h in failing)),
         **diagnostics,
     )

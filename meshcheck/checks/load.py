@@ -11,6 +11,7 @@ request since its container started (its statistics are never reset in a headles
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -70,6 +71,15 @@ class Generator:
     def logs(self) -> str:
         return f"kubectl -n {self.namespace} logs {self.pod_name or 'deploy/' + self.name} -c {self.container}"
 
+    @property
+    def objects(self) -> tuple[str, ...]:
+        """What a failure about the generator names for reports: the pod whose log is read, its Deployment."""
+        found = [f"Pod/{self.namespace}/{self.pod_name}"] if self.pod else []
+        return (*found, *([f"Deployment/{self.namespace}/{self.name}"] if self.deployment is not None else []))
+
+    def named(self, result: CheckResult) -> CheckResult:
+        return result if result.passed else dataclasses.replace(result, objects=result.objects or self.objects)
+
 
 def locate(deployments: list[Obj], pods: list[Obj], namespace: str, name: str, container: str) -> Generator:
     """The generator's Deployment in the namespace and its newest pod (a running one first)."""
@@ -98,6 +108,10 @@ def _duration(seconds: float | None) -> str:
 
 def generator_runs(gen: Generator) -> CheckResult:
     """The generator's Deployment exists, wants a replica, and its Locust container runs without crashing."""
+    return gen.named(_generator_runs(gen))
+
+
+def _generator_runs(gen: Generator) -> CheckResult:
     check = "load.generator_runs"
     if gen.deployment is None:
         return fail(
@@ -231,6 +245,10 @@ def _no_table(check: str, gen: Generator, reading: LogReading) -> CheckResult:
 def generator_sends_traffic(gen: Generator, runs: CheckResult, reading: LogReading | None,
                             now: datetime | None = None) -> CheckResult:
     """Locust's Aggregated requests grow between its tables, or (one table) match how long it has run."""
+    return gen.named(_sends_traffic(gen, runs, reading, now))
+
+
+def _sends_traffic(gen: Generator, runs: CheckResult, reading: LogReading | None, now: datetime | None) -> CheckResult:
     check = "load.generator_sends_traffic"
     if not runs.passed or reading is None:
         return _not_readable(check, runs)
@@ -287,6 +305,10 @@ def describe_rows(rows: Sequence[Row]) -> str:
 def generator_error_rate(gen: Generator, runs: CheckResult, reading: LogReading | None,
                          budget: float) -> CheckResult:
     """The Aggregated row's failure ratio is within the budget; the worst entries are quoted when not."""
+    return gen.named(_error_rate(gen, runs, reading, budget))
+
+
+def _error_rate(gen: Generator, runs: CheckResult, reading: LogReading | None, budget: float) -> CheckResult:
     check = "load.generator_error_rate"
     if not runs.passed or reading is None:
         return _not_readable(check, runs)

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from meshcheck import objects as o
 from meshcheck.addons.tls_metrics import EdgeSecurity
+from meshcheck.checks.refs import refs
 from meshcheck.istioconfig import hosts, peerauth
 from meshcheck.results import CheckResult, count, fail, listing, ok
 
@@ -56,6 +57,9 @@ def edges_use_mutual_tls(
     causes = [_cause(edge, reported[edge], namespace, pods, services, peer_authentications, destination_rules,
                      root_namespace) for edge in plain]
     named = [c for c in causes if c[1]]
+    bare = [p for a, b in plain for p in _pods_of(pods, namespace, a) + _pods_of(pods, namespace, b)
+            if not o.has_sidecar(p)]
+    blamed = tuple(c[1].replace(" ", "/", 1) for c in named)  # "PeerAuthentication ns/name" -> Kind/ns/name
     fixes = dict.fromkeys(fix for _, _, fix in causes)
     return fail(
         check,
@@ -65,6 +69,7 @@ def edges_use_mutual_tls(
         "; ".join(fixes) + "; istio_requests_total counts since each pod started, so restart the receiving "
         "workloads after the fix (kubectl rollout restart deployment -n " + namespace + ") for old plaintext "
         "series to go",
+        objects=tuple(dict.fromkeys((*blamed, *refs("Pod", bare)))),
         causes={f"{a}→{b}": text for (a, b), (text, _, _) in zip(plain, causes, strict=True)},
         named_objects=[c[1] for c in named],
         **diagnostics,
@@ -136,7 +141,8 @@ def strict_mtls(peer_authentications: Sequence[Obj], namespace: str, pods: Seque
         return fail(check, f"PeerAuthentication {o.ref(space.source)} sets mTLS mode {space.mode} for namespace "
                            f"{namespace}{overrides}, not STRICT",
                     f"set spec.mtls.mode: STRICT in PeerAuthentication {o.ref(space.source)} (or delete it if a "
-                    "mesh-wide STRICT policy exists)", **diagnostics)
+                    "mesh-wide STRICT policy exists)", objects=refs("PeerAuthentication", [space.source]),
+                    **diagnostics)
     weaker: dict[str, list[str]] = {}
     for pod in (p for p in pods if o.namespace(p) == namespace):
         decision = peerauth.effective(peer_authentications, namespace, o.labels(pod), root_namespace)
@@ -152,6 +158,7 @@ def strict_mtls(peer_authentications: Sequence[Obj], namespace: str, pods: Seque
                  for ref, what in weaker.items()]
         return fail(check, f"namespace {namespace} is STRICT ({space.describe()}) but " + "; ".join(parts),
                     "remove the workload-level mode or portLevelMtls that is not STRICT from "
-                    + listing(f"PeerAuthentication {ref}" for ref in weaker), weakened=weaker, **diagnostics)
+                    + listing(f"PeerAuthentication {ref}" for ref in weaker),
+                    objects=tuple(f"PeerAuthentication/{ref}" for ref in weaker), weakened=weaker, **diagnostics)
     return ok(check, f"mTLS is STRICT for namespace {namespace}: {space.describe()}, and no workload-level policy "
                      "weakens it", **diagnostics)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from meshcheck import objects as o
+from meshcheck.checks.refs import refs
 from meshcheck.istioconfig import hosts
 from meshcheck.results import CheckResult, fail, listing, ok
 
@@ -78,7 +79,8 @@ def circuit_breakers(required: Mapping[str, Sequence[str]], destination_rules: S
         return fail(check, "circuit breaking is not in place as the profile requires: " + "; ".join(problems),
                     f"apply a DestinationRule in {namespace} with spec.host set to the Service's name (e.g. {host}) "
                     f"and spec.trafficPolicy.{' and '.join(wanted)} (e.g. the project's "
-                    "manifests/policy/circuit-breaker.yaml); fix or delete the ones named above", **diagnostics)
+                    "manifests/policy/circuit-breaker.yaml); fix or delete the ones named above",
+                    objects=refs("DestinationRule", stray), **diagnostics)
     return ok(check, f"circuit breakers are in place for {listing(good)}", **diagnostics)
 
 
@@ -131,5 +133,6 @@ def rate_limits(required: Sequence[str], envoy_filters: Sequence[Obj], pods: Seq
         return fail(check, "local rate limiting is not in place as the profile requires: " + "; ".join(problems),
                     f"apply an EnvoyFilter in {namespace} whose workloadSelector.labels select the workload's pods "
                     f"(app: {required[0]}) and whose HTTP_FILTER patch inserts {LOCAL_RATE_LIMIT} with a "
-                    "token_bucket (istio.io: Enabling Rate Limits using Envoy, local rate limit)", **diagnostics)
+                    "token_bucket (istio.io: Enabling Rate Limits using Envoy, local rate limit)",
+                    objects=refs("EnvoyFilter", stray), **diagnostics)
     return ok(check, f"local rate limits are in place for {listing(good)}", **diagnostics)

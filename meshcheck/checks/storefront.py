@@ -22,6 +22,7 @@ from meshcheck.addons.storefront import (
     ProductPage,
     Visit,
 )
+from meshcheck.checks.refs import named
 from meshcheck.errors import AddonError
 from meshcheck.results import CheckResult, fail, listing, ok
 
@@ -43,6 +44,10 @@ class ShopContext:
     namespace: str
     title: str = "Online Boutique"
     containers: Mapping[str, str] = field(default_factory=dict)  # Deployment -> main container
+
+    def deployments(self, *names: str | None) -> tuple[str, ...]:
+        """The Deployments a failure points at, for reports: "Deployment/<namespace>/<name>"."""
+        return named("Deployment", self.namespace, *(n for n in names if n))
 
     def logs(self, deployment: str) -> str:
         container = self.containers.get(deployment, "server")
@@ -73,6 +78,7 @@ def home_lists_products(home: HomePage | AddonError, shop: ShopContext) -> Check
             f"GET / through {shop.via} rendered the home page but it lists no products (no links to /product/<id>)",
             f"the product catalog is empty: check productcatalogservice "
             f"({shop.logs('productcatalogservice')}) and the catalog it loads",
+            objects=shop.deployments("productcatalogservice"),
         )
     names = [p.name or p.id for p in home.products]
     return ok(
@@ -97,6 +103,7 @@ def product_page_renders(page: ProductPage | AddonError | Blocked, shop: ShopCon
             PRODUCT,
             f"{where} answered 200 without the product's name (no <h2>)",
             f"the frontend did not render its product template: check {shop.logs('frontend')}",
+            objects=shop.deployments("frontend"),
             product=page.product_id,
         )
     if not page.form_product_id:
@@ -104,6 +111,7 @@ def product_page_renders(page: ProductPage | AddonError | Blocked, shop: ShopCon
             PRODUCT,
             f"{where} shows {page.name!r} without an add-to-cart form (POST …/cart with product_id)",
             f"the frontend did not render its product template: check {shop.logs('frontend')}",
+            objects=shop.deployments("frontend"),
             product=page.product_id,
         )
     return ok(PRODUCT, f"{where} renders {page.name!r} with an add-to-cart form", product=page.product_id)
@@ -130,6 +138,7 @@ def add_to_cart_redirects(added: AddToCart | AddonError | Blocked, shop: ShopCon
         f"POST /cart (product_id={added.product_id}) through {shop.via} {visit.observed}, not a 302 redirect to /cart",
         f"something between the gateway and the frontend changed the answer: check the route's "
         f"rewrites and redirects, and {shop.logs('frontend')}",
+        objects=shop.deployments("frontend"),
         status=visit.status,
     )
 
@@ -155,6 +164,7 @@ def cart_shows_item(cart: CartPage | AddonError | Blocked, product_id: str | Non
         f"the cart was not kept for this shopper: check that the route passes the "
         f"shop_session-id cookie through, and cartservice and redis-cart "
         f"({shop.logs('cartservice')})",
+        objects=shop.deployments("cartservice", "redis-cart", "frontend"),
         items=[i.id for i in cart.items],
     )
 
@@ -184,6 +194,7 @@ def checkout_completes(order: OrderPage | AddonError | Blocked, shop: ShopContex
             CHECKOUT,
             f'{where} answered 200 without "Your order is complete!"',
             f"the frontend did not render its order template: check {shop.logs('frontend')}",
+            objects=shop.deployments("frontend"),
         )
     return ok(
         CHECKOUT,
@@ -229,7 +240,8 @@ def _answer_failed(
         diagnostics["error"] = visit.error
     if visit.error is not None:
         return fail(
-            check, message, _frontend_error_remedy(visit, shop, backend), settled=visit.status < 500, **diagnostics
+            check, message, _frontend_error_remedy(visit, shop, backend), settled=visit.status < 500,
+            objects=shop.deployments("frontend", backend if visit.status not in (400, 422) else None), **diagnostics
         )
     if visit.status in (401, 403):
         return fail(
@@ -257,6 +269,7 @@ def _answer_failed(
             f"kubectl -n {shop.namespace} get pods -l app=frontend and "
             f"{shop.logs('frontend')}",
             settled=False,
+            objects=shop.deployments("frontend"),
             **diagnostics,
         )
     return fail(
@@ -264,6 +277,7 @@ def _answer_failed(
         message,
         f"expected {expected} from the frontend while loading {what}: check {shop.logs('frontend')}",
         settled=visit.status < 500,
+        objects=shop.deployments("frontend", backend if visit.status >= 500 else None),
         **diagnostics,
     )
 

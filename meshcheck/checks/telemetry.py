@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from meshcheck.addons.prometheus import Readiness, Sample, Target
+from meshcheck.checks.refs import named
 from meshcheck.results import CheckResult, fail, listing, ok
 
 Edge = tuple[str, str]
@@ -88,6 +89,7 @@ def _targets_failure(
         "NetworkPolicy blocks the prometheus pod; a missing target means the pod lacks a sidecar "
         "or its prometheus.io annotations",
         settled=False,
+        objects=(*named("Pod", namespace, *(t.pod for t in down)), *named("Deployment", namespace, *missing)),
         down={t.pod or t.instance: t.last_error for t in down},
         unknown=[t.pod or t.instance for t in unknown],
         missing=missing,

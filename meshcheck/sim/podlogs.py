@@ -10,8 +10,9 @@ container name must be specified for pod X, choose one of: [...] or one of the i
 when the pod has several containers and none was named, "container Y is not valid for pod X" for a name
 it does not have, 'container "Y" in pod "X" is waiting to start: REASON' for a container that has not
 run yet (a crash-looping container serves its last run's output), 'previous terminated container "Y"
-in pod "X" not found' for ``previous`` without a restart. Only the load generator says anything here
-(``meshcheck.sim.loadgen``); other containers' logs are empty.
+in pod "X" not found' for ``previous`` without a restart. The load generator prints Locust's tables
+(``meshcheck.sim.loadgen``); ``istio-proxy`` and what a scenario makes other containers say come from
+``meshcheck.sim.containerlogs``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from meshcheck.sim import loadgen
+from meshcheck.sim import containerlogs, loadgen
 from meshcheck.sim.apiserver import status
 from meshcheck.sim.protocol import SimRequest, SimResponse
 from meshcheck.sim.world import World
@@ -87,7 +88,7 @@ def _lines(world: World, pod: Obj, container: str, entry: Obj, tail: int | None)
     app = (pod["metadata"].get("labels") or {}).get("app")
     if app == loadgen.NAME and container == loadgen.CONTAINER:
         return loadgen.log_lines(world, pod, entry, tail)
-    return []
+    return containerlogs.lines(world, pod, container, entry, tail)
 
 
 def _int(text: str | None) -> int | None:

@@ -539,4 +539,8 @@ def printer_for(plural: str, custom: bool) -> Printer:
     """The printer kube-apiserver (or, for a custom resource, the CRD handler) uses for a kind."""
     if custom:
         return CUSTOM
+    if plural == "events":
+        from meshcheck.sim.events import PRINTER  # built from the Events it prints; imported late (it imports us)
+
+        return PRINTER
     return PRINTERS.get(plural, DEFAULT)

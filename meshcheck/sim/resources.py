@@ -80,6 +80,7 @@ BUILTIN = (
     Resource("", ("v1",), "serviceaccounts", "ServiceAccount", True, ("sa",), status=False, returns_deleted=True),
     Resource("", ("v1",), "configmaps", "ConfigMap", True, ("cm",), status=False),
     Resource("", ("v1",), "secrets", "Secret", True, status=False),
+    Resource("", ("v1",), "events", "Event", True, ("ev",), status=False),
     Resource("apps", ("v1",), "deployments", "Deployment", True, ("deploy",), ("all",), generation=True),
     Resource("apps", ("v1",), "daemonsets", "DaemonSet", True, ("ds",), ("all",), generation=True),
     Resource(_RBAC, ("v1",), "clusterroles", "ClusterRole", False, status=False),
@@ -96,6 +97,8 @@ BUILTIN = (
              ("all",)),
     Resource("apiextensions.k8s.io", ("v1",), "customresourcedefinitions", "CustomResourceDefinition", False,
              ("crd", "crds"), generation=True, returns_deleted=True),
+    # The same Events in the newer API (meshcheck.sim.events keeps both): stored apart, as its shape differs.
+    Resource("events.k8s.io", ("v1",), "events", "Event", True, ("ev",), status=False),
 )
 ISTIO_CATEGORIES = ("istio-io", "networking-istio-io")
 _CR = {"generation": True, "returns_deleted": True}

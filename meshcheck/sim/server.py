@@ -33,7 +33,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
-from meshcheck.sim import endpoints, loadgen, podlogs
+from meshcheck.sim import endpoints, events, extras, loadgen, podlogs
 from meshcheck.sim import scenario as scenarios
 from meshcheck.sim.apiserver import ApiServer, Registry, resources_for, status
 from meshcheck.sim.build import build_world
@@ -93,6 +93,7 @@ class SimCluster:
     def start(self) -> SimCluster:
         storefront_server, ip, port = self._open_storefront()
         self.world = build_world(self.model, ip, port)
+        extras.install(self.world)  # what the scenario adds as written (a ConfigMap full of credentials)
         registry = Registry(resources_for(self.model))
         writer = None
         if self.writable:
@@ -307,6 +308,8 @@ class SimCluster:
         proxied = _proxy_target(request.path)
         if proxied is None:
             assert self.api is not None
+            if "/events" in request.path:
+                events.refresh(self.world)  # Events say what the cluster's objects went through, as they are now
             logged = podlogs.handle(self.world, request, self.api.forbidden)  # the pods/log subresource
             return logged if logged is not None else self.api.handle(request)
         namespace, service, inner, prefix = proxied
