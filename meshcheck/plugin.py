@@ -22,9 +22,12 @@ import pytest
 from meshcheck import first_reads, kube, layers, providers
 from meshcheck.deploy.kind import KindOptions
 from meshcheck.deploy.plan import DeployOptions
+from meshcheck.diagnostics import Diagnoser, addon_objects
+from meshcheck.endpoints import Endpoint
 from meshcheck.errors import SuiteError
 from meshcheck.load import options as load_options
 from meshcheck.profile import Profile, load_profile
+from meshcheck.redact import redact
 from meshcheck.report import outputs
 from meshcheck.report.record import RECORD_ATTR, CheckRecord, parse_blocked
 from meshcheck.report.text import shorten
@@ -38,6 +41,8 @@ PATH_OPTIONS = ("--kubeconfig", "--profile", "--sim-scenario", "--sim-record", "
                 "--report-json")
 
 
+# The add-on behind each add-on layer: where a failure with no object of its own is diagnosed.
+LAYER_ADDONS = {"telemetry": "prometheus", "kiali": "kiali", "tracing": "tracing", "grafana": "grafana"}
 AHEAD_WORKERS = 12  # the add-on layers' first reads (first_reads): about a dozen, all at once
 UNREADABLE = pytest.StashKey[SuiteError]()
 
@@ -191,14 +196,44 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     if call.excinfo is not None and call.excinfo.errisinstance(SuiteError):
         report.longrepr = str(call.excinfo.value)
     state = item.config.stash[STATE]
+    _redact_report(report)
     if report.when == "call" or (report.outcome != "passed" and item.nodeid not in state.records):
         record = _record(item, report, state)
         state.records[item.nodeid] = record
         setattr(report, RECORD_ATTR, record)
         marked = item.get_closest_marker("nonblocking") is not None
-        if record.outcome == "failed" and state.rubric.blocks(layer.name, record.check, marked):
-            state.broken.setdefault(layer.name, shorten(record.message, 300))
+        if record.outcome == "failed":
+            _diagnose(item, record, state)
+            if record.diagnostics:
+                report.longrepr = f"{report.longrepr}\n\n{record.diagnostics}"
+            if state.rubric.blocks(layer.name, record.check, marked):
+                state.broken.setdefault(layer.name, shorten(record.message, 300))
     return report
+
+
+def _redact_report(report: pytest.TestReport) -> None:
+    """No credential leaves the run: what pytest itself prints and writes (the failure text, captured output)
+    goes through the same redaction as the suite's own reports."""
+    if report.failed and report.longrepr is not None:
+        report.longrepr = redact(str(report.longrepr))
+    report.sections = [(header, redact(content)) for header, content in report.sections]
+
+
+def _diagnose(item: pytest.Item, record: CheckRecord, state: RunState) -> None:
+    """A failure's Events, describe-like summary and container logs: read only now, for failures, so a
+    passing run pays nothing. A failure with no object of its own is about its add-on's Service."""
+    if state.diagnoser is None or state.suite is None:
+        return
+    objects = record.result.objects if record.result else ()
+    if not objects:
+        endpoints = [v for v in getattr(item, "funcargs", {}).values() if isinstance(v, Endpoint)]
+        addon = LAYER_ADDONS.get(record.layer)
+        if not endpoints and addon:
+            with contextlib.suppress(SuiteError):
+                endpoints = [state.suite.addon(addon)]
+        objects = tuple(ref for endpoint in endpoints for ref in addon_objects(endpoint))
+    if objects:
+        record.diagnostics = state.diagnoser.diagnose_objects(objects, check=record.check).render_text()
 
 
 def _check_name(item: pytest.Item) -> str:
@@ -212,17 +247,17 @@ def _record(item: pytest.Item, report: pytest.TestReport, state: RunState) -> Ch
     record = CheckRecord(item.nodeid, layer.name, _check_name(item), "passed", "", duration=report.duration,
                          phase=report.when)
     if report.skipped:
-        reason = _skip_reason(report)
+        reason = redact(_skip_reason(report))
         blocked = parse_blocked(reason)
         record.outcome = "blocked" if blocked else "skipped"
         record.blocked_by, record.message = blocked if blocked else (None, reason)
     elif report.failed and result is not None and not result.passed:
         record.outcome, record.message, record.remediation, record.result = (
-            "failed", result.message, result.remediation, result)
+            "failed", redact(result.message), redact(result.remediation), result)
     elif report.failed:  # a fixture's error, an add-on unreachable in setup, a bug: its last line says what
-        record.outcome, record.message = "failed", _first_line(report)
+        record.outcome, record.message = "failed", redact(_first_line(report))
     else:
-        record.message, record.result = (result.message if result else "passed"), result
+        record.message, record.result = redact(result.message if result else "passed"), result
     return record
 
 
@@ -285,6 +320,7 @@ def pytest_runtestloop(session: pytest.Session) -> None:
         state.suite = start(config)
     except SuiteError as exc:
         raise pytest.UsageError(f"meshcheck: {exc}") from None
+    state.diagnoser = Diagnoser(state.suite.cluster)
     ahead = ThreadPoolExecutor(max_workers=AHEAD_WORKERS, thread_name_prefix="meshcheck-ahead")
     state.stop.append(lambda: ahead.shutdown(wait=False, cancel_futures=True))
     first_reads.start(state.suite, wanted, ahead, load_window=load_options.from_options(config.getoption).window)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from meshcheck.deploy.plan import Deployment
+from meshcheck.diagnostics import Diagnoser
 from meshcheck.report.record import CheckRecord
 from meshcheck.report.score import Score
 from meshcheck.report.summary import About
@@ -31,6 +32,7 @@ class RunState:
     stop: list[Callable[[], None]] = field(default_factory=list)
     deployed: Deployment | None = None  # what the deploy step applied, when it ran
     sections: list[tuple[str, list[str]]] = field(default_factory=list)  # more terminal sections: (title, lines)
+    diagnoser: Diagnoser | None = None  # failures' Events, summaries and logs, sharing reads across the run
     finished: tuple[About, Score] | None = None  # what the reports show, computed once at the session's end
 
 

@@ -21,6 +21,7 @@ import pytest
 
 from meshcheck import layers
 from meshcheck.report.summary import SCHEMA, SCHEMA_FILE
+from meshcheck.sim.extras import fake_secrets
 from tests.harness import ROOT, SUITE_TESTS
 
 
@@ -31,6 +32,8 @@ class Reported:
     summary: dict[str, Any]
     html: str
     junit: ET.Element
+    junit_text: str
+    json_text: str
 
     def check(self, name: str) -> dict[str, Any]:
         return next(c for c in self.summary["checks"] if c["check"] == name)
@@ -51,6 +54,8 @@ RUNS = {
     "addon-grader": ("kube-system-addon-failing", "--rubric=lab-grader"),
     "add-to-cart": ("add-to-cart-fails",),
     "add-to-cart-alone": ("add-to-cart-fails", "-k", "checkout"),
+    "secrets": ("secrets-everywhere",),
+    "secrets-kiali": ("secrets-everywhere", "-m", "kiali"),  # Kiali's link, with a token in it, is judged
 }
 
 
@@ -64,7 +69,8 @@ def _run(scenario: str, *args: str) -> Reported:
             cwd=ROOT, capture_output=True, text=True, timeout=300,
         )
         return Reported(done.returncode, done.stdout + done.stderr, json.loads((out / "r.json").read_text()),
-                        (out / "r.html").read_text(), ET.parse(out / "j.xml").getroot())
+                        (out / "r.html").read_text(), ET.parse(out / "j.xml").getroot(), (out / "j.xml").read_text(),
+                        (out / "r.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -228,3 +234,31 @@ def test_junit_keeps_the_suite_module_names_as_classnames(tmp_path: Path) -> Non
                     "--sim-scenario=istiod-down", f"--junitxml={junit}", "-m", "istio"], cwd=ROOT, capture_output=True)
     classnames = {case.get("classname") for case in ET.parse(junit).getroot().iter("testcase")}
     assert classnames == {"suites.test_10_istio"}
+
+
+@pytest.mark.parametrize("name", ["secrets", "secrets-kiali"])
+def test_no_credential_survives_into_any_output(runs: dict[str, Reported], name: str) -> None:
+    """Logs, Events, a ConfigMap and Kiali's answer carry made-up credentials; the failures quote and the
+    diagnostics read them. None reaches the terminal, the HTML, the JUnit XML or the JSON summary."""
+    run = runs[name]
+    planted = fake_secrets()
+    assert planted
+    outputs = {"terminal": run.output, "html": html.unescape(run.html), "junit": html.unescape(run.junit_text),
+               "json": run.json_text}
+    for where, text in outputs.items():
+        leaked = [secret for secret in planted if secret in text]
+        assert not leaked, (where, leaked)
+    assert "[redacted" in run.output
+
+
+def test_failures_carry_diagnostics_in_every_report(runs: dict[str, Reported]) -> None:
+    run = runs["secrets"]
+    check = run.check("test_boutique_deployments_available")
+    assert "Deployment online-boutique/paymentservice" in check["diagnostics"]
+    assert "events (newest last):" in check["diagnostics"] and "container istio-proxy" in check["diagnostics"]
+    assert "container istio-proxy" in run.output
+    failure = next(c for c in run.junit.iter("testcase") if c.get("name") == "test_boutique_deployments_available")
+    assert "events (newest last):" in (failure.find("failure").text or "")  # type: ignore[union-attr]
+    row = run.html_tests()["suites/test_20_boutique.py::test_boutique_deployments_available"][0]
+    assert "diagnostics</summary>" in row["log"] and "events (newest last):" in row["log"]
+    assert all(not c["diagnostics"] for c in runs["healthy"].summary["checks"])

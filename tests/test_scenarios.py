@@ -94,6 +94,9 @@ EXPECT: dict[str, Expect] = {
     "coredns-crashing": Expect({"test_kube_system_pods_running": "coredns",
                                 "test_cluster_dns_available": "Deployment kube-system/coredns (cluster DNS) is not "
                                                               "available"}, "cluster"),
+    "secrets-everywhere": Expect({"test_boutique_deployments_available": "paymentservice (0/1 replicas",
+                                  "test_boutique_pods_have_ready_sidecars": "paymentservice",
+                                  "test_boutique_restarts_within_budget": "paymentservice-"}, "boutique"),
     "kube-system-addon-failing": Expect({"test_kube_system_pods_running": "metrics-server"}, "cluster"),
     "dashboard-missing": Expect({"test_dashboard_deployed": "no Deployment kubernetes-dashboard",
                                  "test_dashboard_service": "no Service kubernetes-dashboard",

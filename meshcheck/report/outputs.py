@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from _pytest.junitxml import xml_key  # the JUnit writer: its suite name and <properties>, otherwise "pytest"
 
+from meshcheck.redact import redact, redact_obj
 from meshcheck.report import html as html_report
 from meshcheck.report.record import RECORD_ATTR, CheckRecord
 from meshcheck.report.score import Score, score
@@ -38,7 +39,7 @@ def _about(state: RunState, config: pytest.Config) -> About:
     cluster = state.suite.cluster if state.suite else None
     return About(
         context=cluster.name if cluster else "(not connected)",
-        server=cluster.server if cluster else "",
+        server=redact(cluster.server) if cluster else "",
         suite_version=suite_version(),
         started=state.started,
         finished=time.time(),
@@ -69,11 +70,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if xml is not None:
         xml.suite_name = f"meshcheck {about.context}"
         for name, value in about.lines():
-            xml.add_global_property(name, value)
+            xml.add_global_property(name, redact(value))
         xml.add_global_property("score", f"{run_score.points:g} of {run_score.max:g}")
     target = session.config.getoption("report_json", None)
     if target:
-        write_json(Path(target), document(about, run_score, list(state.records.values())))
+        write_json(Path(target), redact_obj(document(about, run_score, list(state.records.values()))))
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
