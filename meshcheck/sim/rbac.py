@@ -98,7 +98,7 @@ def request_attributes(
     """The attributes of a request, parsed from its method and path as kube-apiserver's RequestInfoFactory does."""
     groups = tuple(groups)
     non_resource = Attributes(user, groups, method.lower(), path, False)
-    parts = [p for p in path.strip("/").split("/")] if path.strip("/") else []
+    parts = path.strip("/").split("/") if path.strip("/") else []
     if len(parts) < 3 or parts[0] not in _API_PREFIXES:
         return non_resource
     prefix, parts = parts[0], parts[1:]
