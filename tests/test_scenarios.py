@@ -89,6 +89,18 @@ EXPECT: dict[str, Expect] = {
     "api-flaky": Expect(),
     "storefront-unreachable": Expect(),
     "reader-without-secrets": Expect(),
+    # The grader's ServiceAccount, authorized by manifests/grader/ (tests/test_grader_role.py: same outcomes as
+    # healthy, nothing refused); without services/proxy every add-on check says the proxy is refused.
+    "healthy-grader": Expect(),
+    "grader-role-too-narrow": Expect({"test_prometheus_is_ready": "GET /-/ready answered 403",
+                                      **dict.fromkeys(("test_prometheus_scrapes_boutique_sidecar_targets",
+                                                       "test_prometheus_has_mesh_request_series_for_workloads",
+                                                       "test_mesh_calls_arrive_over_mutual_tls",
+                                                       "test_tracing_lists_boutique_services",
+                                                       "test_tracing_has_recent_frontend_traces",
+                                                       "test_tracing_covers_traced_call_graph_hops"),
+                                                      "the kubeconfig's user may not use the service proxy")},
+                                     "telemetry", skip=TELEMETRY_BLOCKS_LOAD),
     "reader-without-pods": Expect({"test_kube_system_pods_running": "refused GET /api/v1/pods with 403"}, "cluster"),
     "node-not-ready": Expect({"test_nodes_ready": "meshcheck-worker (Ready=Unknown"}, "cluster"),
     "coredns-crashing": Expect({"test_kube_system_pods_running": "coredns",

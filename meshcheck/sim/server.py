@@ -12,6 +12,10 @@ writes (``writes``) and reconciles them (``reconcile``). Its world is live: the 
 a Service only through ready pods that back it (else 503 ``no endpoints available for service``,
 as kube-apiserver's proxy answers), and a LoadBalancer address MetalLB gives on loopback answers
 as the Service it belongs to, on the Service's HTTP port (``serve``).
+
+A scenario whose user is bound to the roles of real RBAC manifests (``api: {role_from: manifests/grader,
+user: ...}``) has every API request authorized by them first, as kube-apiserver's RBAC authorizer would
+(``rbac``): what they do not allow is 403 Forbidden before any handler sees it.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from meshcheck.sim.apiserver import ApiServer, Registry, resources_for, status
 from meshcheck.sim.build import build_world
 from meshcheck.sim.pki import ClusterAuthority
 from meshcheck.sim.protocol import SimRequest, SimResponse
+from meshcheck.sim.rbac import Authorizer
 from meshcheck.sim.reconcile import Reconciler
 from meshcheck.sim.scenario import duration
 from meshcheck.sim.store import Store
@@ -57,6 +62,7 @@ class Served:
     query: str
     accept: str
     user: str = ""  # the user a verified TLS client certificate named, "" without one
+    status: int = 0  # the status code answered
     at: float = dataclasses.field(default_factory=time.time, compare=False)  # when it arrived: for timelines
 
 
@@ -76,6 +82,7 @@ class SimCluster:
         self.authority: ClusterAuthority | None = None
         self.world: World | None = None
         self.api: ApiServer | None = None
+        self.authorizer: Authorizer | None = None  # the user's RBAC roles, when the scenario binds it to some
         self.routes: dict[tuple[str, str], Handler] = {}
         self.reconciler: Reconciler | None = None
         self._addresses: dict[tuple[str, str], tuple[str, int, ThreadingHTTPServer | None]] = {}
@@ -103,9 +110,12 @@ class SimCluster:
             writer = Writer(self.world, store, registry, self.reconciler.sync)
             self.reconciler.sync()
         loadgen.shape(self.world)  # the load generator as the scenario bends it (scaled to zero, restarting)
+        auth = self.model.get("api") or {}
+        self.authorizer = Authorizer.for_scenario(auth)
         self.api = ApiServer(
             self.world.objects, registry, git_version=self.model["kubernetes_version"],
-            forbidden=frozenset((self.model.get("api") or {}).get("forbidden") or ()), writer=writer,
+            forbidden=frozenset(auth.get("forbidden") or ()), writer=writer,
+            **({"user": str(auth["user"])} if self.authorizer is not None and auth.get("user") else {}),
         )
         self.routes = self._routes(self.world)
         self.authority = ClusterAuthority()
@@ -305,6 +315,9 @@ class SimCluster:
                 "ServiceUnavailable" if code == 503 else "InternalError",
                 "the server is currently unable to handle the request",
             )
+        refused = self.authorizer.check(request) if self.authorizer is not None else None
+        if refused is not None:
+            return refused
         proxied = _proxy_target(request.path)
         if proxied is None:
             assert self.api is not None
@@ -339,6 +352,15 @@ class SimCluster:
     def record(self, served: Served) -> None:
         with self._lock:
             self.log.append(served)
+
+    def answered(self, served: Served, status: int) -> None:
+        """Note the status code a recorded request was answered (recorded when it arrived, so that a
+        request still being answered counts too)."""
+        with self._lock:
+            for index in range(len(self.log) - 1, -1, -1):
+                if self.log[index] is served:
+                    self.log[index] = dataclasses.replace(served, status=status)
+                    return
 
     # --- for tests and benchmarks ---------------------------------------------------------
 
@@ -444,15 +466,16 @@ def _handler_class(
             request = SimRequest(
                 self.command, unquote(split.path), parse_qs(split.query), headers, body, user=self.peer_user
             )
-            cluster.record(
-                Served(server, self.command, split.path, split.query, headers.get("accept", ""), self.peer_user or "")
-            )
+            served = Served(server, self.command, split.path, split.query, headers.get("accept", ""),
+                            self.peer_user or "")
+            cluster.record(served)
             try:
                 response = cluster.dispatch(server, request, target)
             except Exception as exc:  # a simulator bug must show as a 500, not hang the client
                 response = SimResponse.json(
                     {"kind": "Status", "status": "Failure", "code": 500, "message": f"simulator error: {exc!r}"}, 500
                 )
+            cluster.answered(served, response.status)
             self.send_response(response.status)
             headers_out = {"Content-Type": "application/json", **response.headers}
             for key, value in headers_out.items():
