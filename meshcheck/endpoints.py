@@ -132,7 +132,9 @@ class Endpoint:
             fix = (f"no ready pod backs Service {self.service}: see 'kubectl -n {namespace} get pods' "
                    f"and the events and logs of the pod that Service {service} selects")
         elif response.status_code == 403:
-            fix = "the kubeconfig's user may not use the service proxy: grant it get on services/proxy"
+            verb = "get" if method in ("GET", "HEAD") else "create"  # a POST through the proxy is a create
+            fix = (f"the kubeconfig's user may not use the service proxy: grant it {verb} on services/proxy "
+                   "(the grader role in manifests/grader/grader.yaml has it)")
         else:
             fix = f"check the {self.name} pod's logs"
         return AddonError(f"{head}: the API server said {said!r}; {fix}")

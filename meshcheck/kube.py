@@ -197,8 +197,9 @@ class Cluster:
             fix = "the kubeconfig's credentials were refused; refresh them (e.g. log in again)"
         elif status == 403:
             fix = (
-                "the kubeconfig's user may not read this; grant it the 'view' ClusterRole "
-                "(kubectl create clusterrolebinding meshcheck-view --clusterrole=view --user=...)"
+                "the kubeconfig's user may not read this; bind it to the grader role "
+                "(kubectl apply -f manifests/grader/grader.yaml, see docs/grader.md): 'view' lacks what the "
+                "suite reads of RBAC and the service proxy"
             )
         else:
             fix = "see the API server's message"
@@ -275,7 +276,8 @@ class Cluster:
         if status == 403:
             raise ForbiddenError(
                 f"the API server refused GET {path} with 403 ({status_message(body)}): the kubeconfig's user "
-                f"may not read pod logs; grant it get on pods/log in {namespace} (the 'view' ClusterRole has it)"
+                f"may not read pod logs; grant it get on pods/log in {namespace} (the grader role in "
+                f"manifests/grader/grader.yaml has it)"
             )
         if status >= 300:
             raise ClusterError(f"the API server answered GET {path} with {status}: {status_message(body)}")

@@ -37,7 +37,6 @@ YAMLS = sorted([*CI.glob("*.yaml"), *CI.glob("*.yml")])
 KUBERNETES_TEMPLATES = ("job.yaml", "grade-indexed-job.yaml")
 # Options the templates pass that the suite does not have yet, each with who adds it. An option that appears
 # in the suite's --help must leave this list (test_pending_options_are_still_pending).
-PENDING_OPTIONS = {"--report-json": "the reports' JSON (lead, 'Grading and reports')"}
 REPORTS = ("--html", "--self-contained-html", "--junitxml", "--report-json")
 MINT = CI / "mint-kubeconfig.sh"
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.fake-grader-token-" + "x" * 40  # shaped like a ServiceAccount token
@@ -103,13 +102,13 @@ def test_every_template_runs_pytest() -> None:
 def test_pytest_options_parse_against_the_suites_own(tmp_path: Path) -> None:
     """Every template's options, given to the suite's own pytest with --collect-only (which parses them as a run
     would, choices and types included, and connects to nothing): an option renamed or removed fails here. The
-    report files are sent to a scratch folder, and PENDING_OPTIONS left out."""
+    report files are sent to a scratch folder."""
     options: list[str] = []
     for template, lines in sorted(COMMAND_LINES.items()):
         for index, line in enumerate(lines):
             for word in line:
                 name, has_value, value = word.partition("=")
-                if not word.startswith("--") or name in PENDING_OPTIONS:
+                if not word.startswith("--"):
                     continue
                 if name in REPORTS and has_value:  # the report paths: written even by --collect-only
                     value = str(tmp_path / f"{template}-{index}-{Path(value).name}")
@@ -125,12 +124,6 @@ def test_path_options_are_written_with_equals(template: str) -> None:
     """meshcheck.plugin refuses '--kubeconfig PATH' (pytest would take PATH for a test path)."""
     for line in COMMAND_LINES[template]:
         assert not [w for w in line if w in PATH_OPTIONS], line
-
-
-def test_pending_options_are_still_pending(suite_help: str) -> None:
-    """Once the suite has --report-json, it leaves PENDING_OPTIONS and is checked like every other."""
-    now_real = [o for o in PENDING_OPTIONS if re.search(rf"^\s+{re.escape(o)}\b", suite_help, re.MULTILINE)]
-    assert not now_real, f"now real options: remove {now_real} from PENDING_OPTIONS"
 
 
 @pytest.mark.parametrize("template", sorted(COMMAND_LINES))

@@ -194,7 +194,8 @@ ORDINARY = [
     "service-account-token Secret names it",
     "the kubeconfig's bearer token, client certificate and CA (in a file only its owner can read)",
     "authorization is not as the profile requires: no AuthorizationPolicy denies by default in online-boutique",
-    "the kubeconfig's user may not use the service proxy: grant it get on services/proxy",
+    "the kubeconfig's user may not use the service proxy: grant it get on services/proxy (the grader role in "
+    "manifests/grader/grader.yaml has it)",
     "Kiali's tracing link http://tracing.istio-system/jaeger reaches Service istio-system/tracing by its cluster DNS "
     "name tracing.istio-system, port 80",
     "Grafana has the Prometheus data source 'Prometheus' (http://prometheus:9090)",
