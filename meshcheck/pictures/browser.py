@@ -6,10 +6,12 @@ downloads a browser (no ``playwright install``). A picture is never a check, so 
 without Playwright or Chromium, or when the page cannot be loaded, ``screenshot`` returns ``Skipped``
 with the reason, and the report says it instead of showing the picture.
 
-Which Playwright: any release from 1.49 drives Debian bookworm's Chromium 156 (checked with 1.49.1 and
-1.65.2; releases back to 1.40 work too). Playwright speaks the DevTools protocol, which Chromium keeps
-compatible, and 1.49 is the release whose headless mode is the "new" one, the only one current
-Chromium builds (132 onwards) still have.
+Which Playwright: ``>=1.50,<2``. Playwright speaks the DevTools protocol, which Chromium keeps
+compatible, so one release drives a range of Chromium builds: 1.50.0, 1.52.0 and 1.65.2 (and, for a
+screenshot, releases back to 1.40) drive Debian bookworm's Chromium 156. 1.50 is the floor because
+1.49 and older pin ``greenlet`` exactly (1.49.1: ``==3.1.1``), which Locust's gevent (``>=3.2.2``, in
+the ``dev`` extra) refuses; 1.49 is also where Playwright's headless mode became the "new" one, the
+only one Chromium 132 onwards still has.
 
 Chromium runs without its sandbox (Playwright's default ``chromium_sandbox=False``, and
 ``--no-sandbox`` when running as root, which Chromium otherwise refuses), as in most CI containers:
