@@ -16,6 +16,7 @@ import threading
 import xml.etree.ElementTree as ET
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -163,6 +164,20 @@ def test_a_parsed_graph_and_plain_observed_edges_are_accepted_with_presence_alon
         rows = {(r.source, r.target): r for r in compare(PROFILE.edges, observed)}
         assert rows[("checkoutservice", "emailservice")].state == FAILING
         assert rows[("frontend", "cartservice")].state == HEALTHY
+
+
+def test_a_parsed_graph_whose_edges_keep_their_traffic_gives_the_rates_too():
+    @dataclass(frozen=True)
+    class EdgeWithTraffic(api.GraphEdge):
+        traffic: Any = None
+
+    doc = with_errors(graph_document(), "frontend", "currencyservice", 12.5, "500")
+    parsed = api.parse_graph(doc)
+    raw = {(e["data"]["source"], e["data"]["target"]): e["data"]["traffic"] for e in doc["elements"]["edges"]}
+    edges = tuple(EdgeWithTraffic(e.source, e.target, e.protocol, raw[(e.source, e.target)]) for e in parsed.edges)
+    calls = observed_calls(api.KialiGraph(parsed.graph_type, parsed.nodes, edges, parsed.duration), NS)
+    assert calls == observed_calls(doc, NS)
+    assert next(c for c in calls if c.target == "currencyservice" and c.source == "frontend").error_percent == 12.5
 
 
 @pytest.mark.parametrize("graph_type", ["app", "versionedApp", "service"])

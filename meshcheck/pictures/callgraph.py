@@ -98,15 +98,20 @@ def observed_calls(graph: Mapping[str, Any] | KialiGraph, namespace: str) -> tup
     """The calls between the namespace's workloads in Kiali's graph, with their traffic.
 
     ``graph`` is the graph document Kiali answered (``/api/namespaces/graph``, the JSON ``fetch_graph``
-    parses), or an already parsed ``KialiGraph``, of which only presence and answer are known. Which calls
+    parses; one that is not a graph raises ``AddonError`` as ``parse_graph`` does), or an already parsed
+    ``KialiGraph``: its edges carry no traffic today, so only presence and answer are known, unless a
+    ``GraphEdge`` keeps the edge's ``traffic`` block as an attribute of that name, which is read. Which calls
     exist, and whether a workload answered, is decided by ``meshcheck.addons.kiali.observed_edges``: a
     call through an injected service node counts for the workloads behind it. Its traffic is the caller's
     own edge (to the callee or to its service node), summed over protocols when there are several.
     """
     if isinstance(graph, KialiGraph):
-        return tuple(ObservedCall(e.source, e.target, e.answered) for e in observed_edges(graph, namespace))
-    parsed = parse_graph(graph)
-    traffic = _traffic_by_pair(parsed, _raw_edges(graph), namespace)
+        parsed = graph
+        raw = [{"source": e.source, "target": e.target, "traffic": getattr(e, "traffic", None)} for e in graph.edges]
+    else:
+        parsed = parse_graph(graph)
+        raw = _raw_edges(graph)
+    traffic = _traffic_by_pair(parsed, raw, namespace)
     calls = []
     for edge in observed_edges(parsed, namespace):
         found = traffic.get((edge.source, edge.target))
@@ -213,6 +218,8 @@ def _traffic_by_pair(graph: KialiGraph, raw_edges: list[dict[str, Any]], namespa
         if source.node_type == "service" and not service_graph:
             continue
         entries = data.get("traffic")
+        if entries is None:
+            continue
         entries = entries if isinstance(entries, list) else [entries]     # a list in Kiali 0.x/1.0
         for entry in entries:
             if not isinstance(entry, dict):
