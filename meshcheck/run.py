@@ -32,6 +32,7 @@ class RunState:
     stop: list[Callable[[], None]] = field(default_factory=list)
     deployed: Deployment | None = None  # what the deploy step applied, when it ran
     sections: list[tuple[str, list[str]]] = field(default_factory=list)  # more terminal sections: (title, lines)
+    figures: list[tuple[str, str]] = field(default_factory=list)  # (title, inline SVG or HTML) for the HTML report
     diagnoser: Diagnoser | None = None  # failures' Events, summaries and logs, sharing reads across the run
     finished: tuple[About, Score] | None = None  # what the reports show, computed once at the session's end
 

@@ -19,6 +19,8 @@ from meshcheck.checks import kiali as checks
 from meshcheck.checks import kiali_health as health_checks
 from meshcheck.checks import kiali_validations as validation_checks
 from meshcheck.latest import Latest
+from meshcheck.pictures.callgraph import observed_calls
+from meshcheck.pictures.callgraph_svg import callgraph_svg
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +41,19 @@ def test_kiali_is_healthy(kiali_status, require):
     require(checks.check_kiali_healthy(kiali_status))
 
 
-def test_kiali_graph_has_call_graph_edges(kiali_reads, profile, boutique_namespace, wait, require):
+def test_kiali_graph_has_call_graph_edges(kiali_reads, profile, boutique_namespace, wait, require, figure):
     read = kiali_reads["graph"].reader()
-    require(wait(lambda: checks.check_graph_edges(read(), profile.edges, boutique_namespace)))
+    seen = []
+
+    def look():
+        seen.append(read())
+        return checks.check_graph_edges(seen[-1], profile.edges, boutique_namespace)
+
+    result = wait(look)
+    figure(f"Kiali's graph of {boutique_namespace} beside the expected call graph",
+           callgraph_svg(profile.edges, observed_calls(seen[-1], boutique_namespace),
+                         f"Kiali's graph of {boutique_namespace}"))
+    require(result)
 
 
 def test_kiali_tracing_url_points_at_tracing_service(suite, kiali, kiali_status, kiali_reads, profile, require):

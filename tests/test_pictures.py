@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import copy
 import json
-import struct
 import sys
 import threading
 import xml.etree.ElementTree as ET
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -43,6 +41,7 @@ from meshcheck.profile import load_profile
 from meshcheck.sim.addons import kiali as sim
 from meshcheck.sim.protocol import SimRequest
 from meshcheck.sim.world import World
+from tests.png import decode_png
 
 NS = "online-boutique"
 PROFILE = load_profile()
@@ -316,40 +315,6 @@ def test_the_panels_stand_side_by_side_when_they_fit_and_one_above_the_other_oth
 # --- screenshots ------------------------------------------------------------------------------------------
 
 
-def _png(data: bytes) -> tuple[int, int, list[list[tuple[int, ...]]]]:
-    """Decode an 8-bit RGB or RGBA PNG (what Chromium writes): width, height, rows of pixels."""
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    pos, chunks = 8, {}
-    while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        chunks.setdefault(kind, []).append(data[pos + 8:pos + 8 + length])
-        pos += 12 + length
-    width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", chunks[b"IHDR"][0])
-    assert depth == 8 and colour in (2, 6) and interlace == 0
-    bpp = 3 if colour == 2 else 4
-    raw = zlib.decompress(b"".join(chunks[b"IDAT"]))
-    stride = width * bpp
-    rows, previous = [], bytearray(stride)
-    for y in range(height):
-        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-        for i in range(stride):
-            a = line[i - bpp] if i >= bpp else 0
-            b, c = previous[i], previous[i - bpp] if i >= bpp else 0
-            if kind == 1:
-                line[i] = (line[i] + a) & 0xFF
-            elif kind == 2:
-                line[i] = (line[i] + b) & 0xFF
-            elif kind == 3:
-                line[i] = (line[i] + (a + b) // 2) & 0xFF
-            elif kind == 4:
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xFF
-        rows.append([tuple(line[x * bpp:x * bpp + 3]) for x in range(width)])
-        previous = line
-    return width, height, rows
-
-
 def _browser_or_skip() -> None:
     try:
         import playwright.sync_api  # noqa: F401
@@ -400,7 +365,7 @@ def test_a_served_page_is_screenshot_with_the_headers_given(page_server, tmp_pat
     assert isinstance(result, Screenshot), result
     assert result.status == 200 and result.browser.startswith("Chromium ") and result.url == url
     assert seen and seen[0].get("x-meshcheck") == "picture"
-    width, height, rows = _png((tmp_path / "shot" / "page.png").read_bytes())
+    width, height, rows = decode_png((tmp_path / "shot" / "page.png").read_bytes())
     assert (width, height) == (400, 300)
     assert rows[5][5] == (255, 255, 255)                   # the page's white
     red = rows[70][100]
@@ -417,7 +382,7 @@ def test_the_report_is_screenshot_through_a_file_url_with_its_call_graph(tmp_pat
     result = screenshot(file_url(report), tmp_path / "report.png", width=1280, height=600, full_page=True)
     assert isinstance(result, Screenshot), result
     assert result.status is None and result.url.startswith("file://")
-    width, height, rows = _png((tmp_path / "report.png").read_bytes())
+    width, height, rows = decode_png((tmp_path / "report.png").read_bytes())
     assert width == 1280 and height >= 600                  # the whole page, taller than the window
     greens = sum(1 for row in rows[::4] for (r, g, b) in row[::2] if g > 100 and r < 80 and b < 80)
     reds = sum(1 for row in rows[::2] for (r, g, b) in row if r > 170 and g < 70 and b < 70)

@@ -20,9 +20,11 @@ import jsonschema
 import pytest
 
 from meshcheck import layers
+from meshcheck.pictures.browser import Skipped, file_url, screenshot
 from meshcheck.report.summary import SCHEMA, SCHEMA_FILE
 from meshcheck.sim.extras import fake_secrets
 from tests.harness import ROOT, SUITE_TESTS
+from tests.png import decode_png
 
 
 @dataclass
@@ -262,3 +264,21 @@ def test_failures_carry_diagnostics_in_every_report(runs: dict[str, Reported]) -
     row = run.html_tests()["suites/test_20_boutique.py::test_boutique_deployments_available"][0]
     assert "diagnostics</summary>" in row["log"] and "events (newest last):" in row["log"]
     assert all(not c["diagnostics"] for c in runs["healthy"].summary["checks"])
+
+
+def test_the_report_reads_at_a_glance_in_a_real_browser(runs: dict[str, Reported], tmp_path: Path) -> None:
+    """Headless Chromium draws the report of a broken cluster: the layer table shows a passed layer in green,
+    the failed one in red and the blocked ones in their own amber, before any scrolling."""
+    page = tmp_path / "report.html"
+    page.write_text(runs["istiod-down"].html)
+    shot = screenshot(file_url(page), tmp_path / "report.png", width=1280, height=900)
+    if isinstance(shot, Skipped):
+        pytest.skip(shot.reason)
+    width, height, rows = decode_png(shot.path.read_bytes())
+    assert (width, height) == (1280, 900)
+    colours = {pixel for row in rows for pixel in row}
+    cells = {"passed": (0xD9, 0xF2, 0xD9), "failed": (0xF8, 0xD4, 0xD4), "blocked": (0xFD, 0xE6, 0xC4)}
+    for name, rgb in cells.items():
+        assert rgb in colours, f"no {name} cell in view"
+    amber_rows = [y for y, row in enumerate(rows) if (0xFD, 0xE6, 0xC4) in row]
+    assert len(amber_rows) > 100, "eight blocked layers, each a row of the table"

@@ -107,6 +107,7 @@ class GraphEdge:
     source: str                     # node ids
     target: str
     protocol: str = ""
+    traffic: Any = field(default=None, compare=False)  # Kiali's traffic block: rates and response codes, for pictures
 
 
 @dataclass(frozen=True)
@@ -456,7 +457,7 @@ def _edge(item: Any, where: str) -> GraphEdge:
                          f"saw {describe_shape(data)}")
     traffic = data.get("traffic")
     protocol = str(traffic.get("protocol", "")) if isinstance(traffic, dict) else ""
-    return GraphEdge(str(data["source"]), str(data["target"]), protocol)
+    return GraphEdge(str(data["source"]), str(data["target"]), protocol, traffic)
 
 
 def observed_edges(graph: KialiGraph, namespace: str) -> tuple[ObservedEdge, ...]:

@@ -56,7 +56,10 @@ def cause_html(text: str, limit: int = CAUSE_LIMIT) -> str:
     return f"<details><summary>{escape(short)}</summary>{escape(text)}</details>"
 
 
-def summary_html(about: About, score: Score, sections: Sequence[tuple[str, list[str]]] = ()) -> str:
+def summary_html(about: About, score: Score, sections: Sequence[tuple[str, list[str]]] = (),
+                 figures: Sequence[tuple[str, str]] = ()) -> str:
+    """The summary above pytest-html's table. ``figures`` are trusted markup the suite drew itself (every
+    text inside them escaped by their drawer), inlined so a self-contained report stays one file."""
     about_rows = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in about.lines())
     rows = []
     for row in score.layers:
@@ -73,7 +76,8 @@ def summary_html(about: About, score: Score, sections: Sequence[tuple[str, list[
                 f'<td class="num">{score.points:g} / {score.max:g}</td><td colspan="4"></td></tr>')
     extra = "".join(
         f"<h3>{escape(title)}</h3><pre>{escape(chr(10).join(lines))}</pre>" for title, lines in sections
-    )
+    ) + "".join(f'<figure class="meshcheck-figure"><figcaption>{escape(title)}</figcaption>{markup}</figure>'
+                for title, markup in figures)
     return (
         f'{STYLE}<section class="meshcheck" id="meshcheck-summary">'
         f"<h2>{escape(about.context)}: {score.points:g} of {score.max:g} points</h2>"

@@ -114,7 +114,7 @@ def pytest_html_results_summary(prefix: list[str], summary: list[str], postfix: 
         return
     about, run_score = done
     state = session.config.stash[STATE]
-    prefix.append(html_report.summary_html(about, run_score, state.sections))
+    prefix.append(html_report.summary_html(about, run_score, state.sections, state.figures))
 
 
 @pytest.hookimpl(optionalhook=True)
