@@ -84,6 +84,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--rubric", default=None,
                     help="points per layer and what blocks what: a bundled rubric (lab, the default; lab-grader) "
                     "or a YAML file")
+    group.addoption("--screenshots", action="store_true",
+                    help="draw the storefront's home page in headless Chromium for the HTML report (needs Debian's "
+                    "chromium and meshcheck[browser]; the gateway's address must be reachable from here)")
     group.addoption("--report-json", default=None,
                     help="write the run's JSON summary here (schema meshcheck/report/report-v1.schema.json)")
     group.addoption(

@@ -231,6 +231,11 @@ class Suite:
             )
         return self.cluster.service_proxy(name, o.namespace(service), o.name(service), _addon_port(service))
 
+    def resolved(self, name: str) -> Endpoint | None:
+        """The endpoint of an add-on or the storefront if a check has already found it; never a read."""
+        with self._lock:
+            return self._endpoints.get(name)
+
     def storefront(self) -> Endpoint:
         """The shop through the gateway's EXTERNAL-IP when this runner reaches it, else through the API server."""
         with self._lock:

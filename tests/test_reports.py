@@ -4,6 +4,7 @@ the rubric deciding scores and what blocks what, end to end against simulated sc
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import re
@@ -21,7 +22,10 @@ import pytest
 
 from meshcheck import layers
 from meshcheck.pictures.browser import Skipped, file_url, screenshot
+from meshcheck.report.outputs import storefront_figure
 from meshcheck.report.summary import SCHEMA, SCHEMA_FILE
+from meshcheck.rubric import load_rubric
+from meshcheck.run import RunState
 from meshcheck.sim.extras import fake_secrets
 from tests.harness import ROOT, SUITE_TESTS
 from tests.png import decode_png
@@ -56,6 +60,7 @@ RUNS = {
     "addon-grader": ("kube-system-addon-failing", "--rubric=lab-grader"),
     "add-to-cart": ("add-to-cart-fails",),
     "add-to-cart-alone": ("add-to-cart-fails", "-k", "checkout"),
+    "screenshots": ("healthy", "--screenshots"),
     "secrets": ("secrets-everywhere",),
     "secrets-kiali": ("secrets-everywhere", "-m", "kiali"),  # Kiali's link, with a token in it, is judged
 }
@@ -282,3 +287,22 @@ def test_the_report_reads_at_a_glance_in_a_real_browser(runs: dict[str, Reported
         assert rgb in colours, f"no {name} cell in view"
     amber_rows = [y for y, row in enumerate(rows) if (0xFD, 0xE6, 0xC4) in row]
     assert len(amber_rows) > 100, "eight blocked layers, each a row of the table"
+
+
+def test_with_screenshots_the_report_shows_the_storefront_as_a_browser_drew_it(runs: dict[str, Reported]) -> None:
+    page = runs["screenshots"].html
+    assert "The storefront&#x27;s home page" in page or "The storefront's home page" in page
+    if "No picture:" in page:
+        assert "install Debian" in page  # no browser here: the report says what to install
+        pytest.skip("no browser on this machine")
+    image = re.search(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert image, "the picture is inlined: a self-contained report stays one file"
+    width, height, rows = decode_png(base64.b64decode(image.group(1)))
+    assert (width, height) == (1280, 900) and len({p for row in rows[:200] for p in row}) > 2  # not blank
+    assert "data:image/png" not in runs["healthy"].html, "only when asked: a browser costs seconds"
+
+
+def test_no_storefront_picture_through_the_api_server_proxy() -> None:
+    """A page through the proxy would hand the browser the kubeconfig's credentials: the report says why not."""
+    state = RunState(rubric=load_rubric())
+    assert "did not reach the shop" in storefront_figure(state)[1]

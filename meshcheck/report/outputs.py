@@ -7,6 +7,8 @@ gating never depends on how a result is shown.
 
 from __future__ import annotations
 
+import base64
+import tempfile
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from typing import Any
 import pytest
 from _pytest.junitxml import xml_key  # the JUnit writer: its suite name and <properties>, otherwise "pytest"
 
+from meshcheck.pictures.browser import Skipped, screenshot
 from meshcheck.redact import redact, redact_obj
 from meshcheck.report import html as html_report
 from meshcheck.report.record import RECORD_ATTR, CheckRecord
@@ -50,6 +53,27 @@ def _about(state: RunState, config: pytest.Config) -> About:
     )
 
 
+def storefront_figure(state: RunState) -> tuple[str, str]:
+    """The storefront's home page as a browser drew it, or why there is no picture. Only through an address
+    this runner reaches directly: a page through the API server's proxy would hand the browser the
+    kubeconfig's credentials (meshcheck.pictures.browser says more)."""
+    title = "The storefront's home page"
+    endpoint = state.suite.resolved("storefront") if state.suite else None
+    if endpoint is None:
+        return title, "<p>No picture: the storefront layer did not reach the shop in this run.</p>"
+    if endpoint.service is not None:
+        return title, (f"<p>No picture: the shop was reached {escape(endpoint.via)}, which a browser cannot use "
+                       "without the kubeconfig's credentials; run where the gateway's EXTERNAL-IP is reachable.</p>")
+    with tempfile.TemporaryDirectory(prefix="meshcheck-shot-") as tmp:
+        shot = screenshot(endpoint.base_url + "/", Path(tmp) / "storefront.png")
+        if isinstance(shot, Skipped):
+            return title, f"<p>No picture: {escape(redact(shot.reason))}</p>"
+        data = base64.b64encode(shot.path.read_bytes()).decode()
+    return f"{title} ({endpoint.via}, {shot.browser})", (
+        f'<img alt="the storefront\'s home page" style="max-width:100%;border:1px solid #ccc" '
+        f'src="data:image/png;base64,{data}">')
+
+
 def record_of(report: Any) -> CheckRecord | None:
     return getattr(report, RECORD_ATTR, None)
 
@@ -66,6 +90,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     about, run_score = done
     state = session.config.stash[STATE]
+    if session.config.getoption("screenshots", False) and session.config.getoption("htmlpath", None):
+        state.figures.append(storefront_figure(state))
     xml = session.config.stash.get(xml_key, None)
     if xml is not None:
         xml.suite_name = f"meshcheck {about.context}"
