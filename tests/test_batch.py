@@ -11,6 +11,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -327,3 +328,50 @@ def test_error_line_reads_the_suites_line_and_pytests_usage() -> None:
     usage = ("ERROR: usage: python -m pytest [options]\npython -m pytest: error: unrecognized arguments: --bogus\n"
              "  inifile: pyproject.toml\n")
     assert error_line(usage) == "pytest: unrecognized arguments: --bogus"
+
+
+def _processes_naming(fragment: str) -> list[str]:
+    """Processes whose command line holds ``fragment`` (a batch's forked runs carry the batch's own)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if fragment in text:
+            found.append(text)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads running processes from /proc")
+def test_sigterm_ends_the_runs_with_the_batch_and_writes_what_finished(tmp_path: Path) -> None:
+    """A cancelled CI job: the batch's runs live in process groups of their own, so the batch kills them."""
+    folder = tmp_path / "students"
+    folder.mkdir()
+    with SimCluster("healthy", latency=30, workdir=tmp_path / "sim") as slow:
+        assert slow.kubeconfig is not None
+        (folder / "slow.yaml").write_text(slow.kubeconfig.read_text())
+        out = tmp_path / "out-sigterm"
+        batch = subprocess.Popen([sys.executable, "-m", "meshcheck.batch", str(folder), f"--out={out}"],
+                                 cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert batch.stdout is not None
+        started = batch.stdout.readline()
+        assert "1 clusters from" in started, started
+        deadline = time.monotonic() + 30
+        while not slow.api_requests() and time.monotonic() < deadline:  # the run is under way
+            time.sleep(0.05)
+        batch.terminate()
+        stdout, stderr = batch.communicate(timeout=30)
+    assert batch.returncode == 130, stdout + stderr
+    with (out / "scores.csv").open(newline="") as file:
+        (row,) = list(csv.DictReader(file))
+    assert (row["name"], row["status"], row["reason"]) == ("slow", "error", "interrupted before it was graded")
+    assert _processes_naming(str(out)) == []
+    assert "Traceback" not in stdout + stderr
+
+
+def test_a_timed_out_run_leaves_no_process_behind(batches: dict[str, Batch]) -> None:
+    if not Path("/proc/self/cmdline").exists():
+        pytest.skip("reads running processes from /proc")
+    assert batches["folder"].rows["slow"]["status"] == "timeout"
+    assert _processes_naming(str(batches["folder"].out)) == []

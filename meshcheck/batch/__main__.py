@@ -14,8 +14,12 @@ say why), 2 the batch's own input cannot be used.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
 
@@ -81,11 +85,34 @@ def default_suites() -> Path:
 def main(argv: list[str] | None = None) -> int:
     own, extra = split_argv(list(sys.argv[1:] if argv is None else argv))
     args = parser().parse_args(own)
+    with _terminate_as_interrupt():
+        try:
+            return grade(args, extra)
+        except BatchInputError as exc:
+            print(f"{PROG}: {exc}", file=sys.stderr, flush=True)
+            return EXIT_BAD_INPUT
+        except KeyboardInterrupt:
+            print(f"{PROG}: interrupted", file=sys.stderr, flush=True)
+            return EXIT_INTERRUPTED
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a cancelled CI job) ends the batch as Ctrl-C does: the runs still going are killed with what
+    they started, and what finished is written. The runs live in process groups of their own, so a signal
+    sent to the batch's group does not reach them by itself."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
     try:
-        return grade(args, extra)
-    except BatchInputError as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr, flush=True)
-        return EXIT_BAD_INPUT
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def grade(args: argparse.Namespace, extra: list[str]) -> int:
@@ -128,8 +155,7 @@ def grade(args: argparse.Namespace, extra: list[str]) -> int:
     except KeyboardInterrupt:
         interrupted = True
         finished_names = {o.name for o in done}
-        done += [runner.Outcome(j.target.name, "error", "interrupted before it was graded", 0.0, j.folder)
-                 for j in jobs if j.target.name not in finished_names]
+        done += [runner.interrupted(job) for job in jobs if job.target.name not in finished_names]
     seconds = time.monotonic() - started
     about = index.BatchAbout(source=str(args.source), options=" ".join(runner.shown_options(common)),
                              started=timestamp(started_at), seconds=seconds, runner=chosen.name)

@@ -74,6 +74,12 @@ dt { font-weight: bold; color: #444; } dd { margin: 0; font-family: monospace; }
 </style>"""
 
 
+def _out_of(outcomes: Sequence[Outcome], layer: str) -> str:
+    """" / 10" under a layer's name when every graded cluster could win the same points there (one rubric)."""
+    maxima = {o.layer_max[layer] for o in outcomes if layer in o.layer_max}
+    return f'<br><small>/ {next(iter(maxima)):g}</small>' if len(maxima) == 1 else ""
+
+
 def write_index(out: Path, outcomes: Sequence[Outcome], about: BatchAbout) -> Path:
     """``index.html``: a row per cluster, its name linking its report; a row without a report says why."""
     rows = []
@@ -91,7 +97,7 @@ def write_index(out: Path, outcomes: Sequence[Outcome], about: BatchAbout) -> Pa
             f'<td class="files">{files}</td></tr>'
         )
     graded = sum(o.graded for o in outcomes)
-    head = "".join(f"<th>{escape(n)}</th>" for n in LAYER_NAMES)
+    head = "".join(f"<th>{escape(n)}{_out_of(outcomes, n)}</th>" for n in LAYER_NAMES)
     facts = [("graded", f"{graded} of {len(outcomes)} clusters"), ("from", about.source),
              ("suite options", about.options), ("started", about.started),
              ("took", f"{about.seconds:.1f} s ({about.runner} runner)"), ("scores", "scores.csv")]

@@ -64,6 +64,7 @@ class Outcome:
     points: float | None = None
     max_points: float | None = None
     layers: dict[str, float] = field(default_factory=dict)  # layer -> points, for the layers that ran
+    layer_max: dict[str, float] = field(default_factory=dict)  # layer -> the points it could have won
     code: int | None = None         # the run's exit code (negative: the signal that ended it)
 
     @property
@@ -168,6 +169,13 @@ def judge(job: Job, code: int | None, seconds: float, timed_out: float | None = 
     return outcome
 
 
+def interrupted(job: Job) -> Outcome:
+    """A cluster whose run the batch's interruption ended (or never started): not graded, no report."""
+    for name in OUTPUTS[:3]:
+        (job.folder / name).unlink(missing_ok=True)
+    return Outcome(job.target.name, "error", "interrupted before it was graded", 0.0, job.folder)
+
+
 def _judged(job: Job, code: int | None, seconds: float, timed_out: float | None) -> Outcome:
     outcome = Outcome(job.target.name, "error", "", round(seconds, 1), job.folder, code=code)
     if timed_out is not None:
@@ -182,7 +190,9 @@ def _judged(job: Job, code: int | None, seconds: float, timed_out: float | None)
         return outcome
     score = summary["score"]
     outcome.points, outcome.max_points = float(score["points"]), float(score["max_points"])
-    outcome.layers = {row["layer"]: float(row["points"]) for row in score["layers"] if row["state"] != "not run"}
+    ran = [row for row in score["layers"] if row["state"] != "not run"]
+    outcome.layers = {row["layer"]: float(row["points"]) for row in ran}
+    outcome.layer_max = {row["layer"]: float(row["max_points"]) for row in ran}
     if code == EXIT_OK:
         outcome.status = "ok"
     else:
