@@ -259,6 +259,7 @@ def test_folder_skips_hidden_files_and_folders_and_refuses_duplicate_stems(tmp_p
     ("dupes", ["dupes", "--out=o"], "the name 'alice' appears twice"),
     ("dupes-ok", ["dupes", "--out=o", "--", "--kubeconfig=x"], "--kubeconfig after --: the batch sets it itself"),
     ("dupes-ok", ["dupes", "--out=o", "--", "--deploy"], "--deploy after --"),
+    ("dupes-ok", ["dupes", "--out=o", "--", "--profile", "nope"], "--profile after --: profile nope cannot be read"),
     ("dupes-ok", ["dupes", "--out=o", "--jobs=0"], "argument --jobs: 0 is not a positive number"),
     ("dupes-ok", ["dupes"], "the following arguments are required: --out"),
     ("dupes-ok", ["dupes", "--out=o", "--suites=nowhere"], "the suite's folder is not there"),
@@ -320,6 +321,18 @@ def test_a_crash_is_named_by_its_signal_or_its_last_words(tmp_path: Path) -> Non
     outcome = judge(_job(tmp_path, "==== 3 passed ====\n"), 0, 1.0)
     assert outcome.status == "error" and outcome.reason.startswith("crashed: exit code 0 but no readable report.json")
     assert not outcome.graded
+
+
+def test_option_values_after_the_double_dash() -> None:
+    from meshcheck.batch.runner import common_args, option_value, own_option
+
+    assert option_value(["--wait=2", "--profile", "hardened"], "--profile") == "hardened"
+    assert option_value(["--profile=a.yaml", "--profile=b.yaml"], "--profile") == "b.yaml"
+    assert option_value(["--profile"], "--profile") is None
+    assert own_option(["--wait=2", "--junitxml=x.xml"]) == "--junitxml"
+    assert own_option(["--wait=2", "--rubric=lab"]) is None
+    assert "--rubric=lab-grader" in common_args(Path("suites"), ["--wait=2"])
+    assert "--rubric=lab-grader" not in common_args(Path("suites"), ["--rubric", "lab"])
 
 
 def test_error_line_reads_the_suites_line_and_pytests_usage() -> None:

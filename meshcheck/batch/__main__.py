@@ -1,7 +1,5 @@
 """meshcheck-grade: grade every student's cluster, several at a time, into one folder of reports.
 
-    meshcheck-grade SOURCE --out DIR [--jobs N] [--cluster-timeout SECONDS] [-- SUITE OPTIONS…]
-
 SOURCE is a folder of kubeconfigs (one file a student, named by its stem) or a CSV file of
 name,kubeconfig[,context]. Each cluster gets DIR/<name>/report.html, report.json, junit.xml and
 pytest.log; DIR/scores.csv and DIR/index.html list them all. Options after "--" go to the suite
@@ -39,17 +37,22 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description=__doc__.split("\n\n")[0],
-                epilog="Example: meshcheck-grade students/ --out grades -- --wait=60 --profile=hardened")
-    p.add_argument("source", type=Path, help="a folder of kubeconfigs, or a CSV of name,kubeconfig[,context]")
-    p.add_argument("--out", type=Path, required=True, help="the folder for the reports, scores.csv and index.html")
-    p.add_argument("--jobs", type=_positive_int, default=8, help="clusters graded at once (default 8)")
-    p.add_argument("--cluster-timeout", type=_positive_float, default=300.0,
+    p = _Parser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                usage=f"{PROG} SOURCE --out DIR [--jobs N] [--cluster-timeout SECONDS] [--runner RUNNER] "
+                "[--suites PATH] [-- SUITE OPTIONS...]",
+                epilog="Example: meshcheck-grade students/ --out grades -- --wait=60 --profile=hardened "
+                "(more in docs/batch.md)")
+    p.add_argument("source", type=Path, metavar="SOURCE",
+                   help="a folder of kubeconfigs, or a CSV of name,kubeconfig[,context]")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="the folder for the reports, scores.csv and index.html")
+    p.add_argument("--jobs", type=_positive_int, default=8, metavar="N", help="clusters graded at once (default 8)")
+    p.add_argument("--cluster-timeout", type=_positive_float, default=300.0, metavar="SECONDS",
                    help="seconds one cluster's run may take before it is killed (default 300)")
     p.add_argument("--runner", choices=("auto", "fork", "subprocess"), default="auto",
                    help="auto (default): fork runs from one process that imported the suite once, where that is "
                    "safe (Linux); subprocess: one python -m pytest per cluster")
-    p.add_argument("--suites", type=Path, default=None,
+    p.add_argument("--suites", type=Path, default=None, metavar="PATH",
                    help="the suite's folder (default: suites/ beside the meshcheck package)")
     return p
 
@@ -115,6 +118,20 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _check_profile(extra: list[str]) -> None:
+    """A profile that cannot be read is the batch's bad input, said once: each run reads it only when it starts."""
+    from meshcheck.errors import SuiteError
+    from meshcheck.profile import load_profile
+
+    profile = runner.option_value(extra, "--profile")
+    if profile is None:
+        return
+    try:
+        load_profile(profile)
+    except SuiteError as exc:
+        raise BatchInputError(f"--profile after --: {exc}") from None
+
+
 def grade(args: argparse.Namespace, extra: list[str]) -> int:
     targets = inputs.read_targets(args.source)
     suites = (args.suites or default_suites()).resolve()
@@ -125,6 +142,7 @@ def grade(args: argparse.Namespace, extra: list[str]) -> int:
     if refused:
         raise BatchInputError(f"{refused} after --: the batch sets it itself for each cluster, or it would change "
                               "a student's cluster; grading only reads")
+    _check_profile(extra)
     try:
         args.out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

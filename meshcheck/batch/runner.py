@@ -83,6 +83,17 @@ def own_option(extra: Sequence[str]) -> str | None:
     return None
 
 
+def option_value(extra: Sequence[str], option: str) -> str | None:
+    """The value given to ``option`` after ``--`` (``--profile=FILE`` or ``--profile FILE``), the last one winning."""
+    value = None
+    for at, arg in enumerate(extra):
+        if arg.startswith(f"{option}="):
+            value = arg.split("=", 1)[1]
+        elif arg == option and at + 1 < len(extra):
+            value = extra[at + 1]
+    return value
+
+
 def common_args(suites: Path, extra: Sequence[str]) -> list[str]:
     """The suite's options every cluster shares: its folder, the graders' rubric unless another is named,
     and what came after ``--``."""
