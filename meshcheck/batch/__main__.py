@@ -148,15 +148,8 @@ def grade(args: argparse.Namespace, extra: list[str]) -> int:
     except OSError as exc:
         raise BatchInputError(f"{args.out}: cannot create the output folder ({exc.strerror or exc})") from None
     common = runner.common_args(suites, extra)
-    chosen, note = launch.choose(args.runner)
     progress = Progress(len(targets), [t.name for t in targets])
-    if note:
-        progress.say(f"{PROG}: {note}")
-    chosen.prepare([*common, "--collect-only", "-q"])
-    if chosen.name == "fork" and args.runner == "auto" and launch.fork_is_safe() is not None:
-        progress.say(f"{PROG}: collecting the suite left threads running: each cluster runs in its own "
-                     "python -m pytest (slower)")
-        chosen = launch.SubprocessLauncher()
+    chosen = _launcher(args.runner, common, progress)
     jobs = [runner.job_for(target, args.out.resolve(), common) for target in targets]
     progress.say(f"{PROG}: {len(jobs)} clusters from {args.source}, {args.jobs} at a time, up to "
                  f"{args.cluster_timeout:g} s each ({chosen.name} runner); reports in {args.out}")
@@ -177,8 +170,30 @@ def grade(args: argparse.Namespace, extra: list[str]) -> int:
     seconds = time.monotonic() - started
     about = index.BatchAbout(source=str(args.source), options=" ".join(runner.shown_options(common)),
                              started=timestamp(started_at), seconds=seconds, runner=chosen.name)
-    scores = index.write_scores(args.out, done)
-    page = index.write_index(args.out, done, about)
+    missed = _write(args.out, done, about, progress)
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_NOT_GRADED if missed else EXIT_GRADED
+
+
+def _launcher(name: str, common: list[str], progress: Progress) -> launch.Launcher:
+    """The runner asked for, ready: the suite collected once (its options checked), fork only where safe."""
+    chosen, note = launch.choose(name)
+    if note:
+        progress.say(f"{PROG}: {note}")
+    chosen.prepare([*common, "--collect-only", "-q"])
+    if chosen.name == "fork" and name == "auto" and launch.fork_is_safe() is not None:
+        progress.say(f"{PROG}: collecting the suite left threads running: each cluster runs in its own "
+                     "python -m pytest (slower)")
+        chosen = launch.SubprocessLauncher()
+    return chosen
+
+
+def _write(out: Path, done: list[runner.Outcome], about: index.BatchAbout, progress: Progress) -> list[runner.Outcome]:
+    """scores.csv, index.html and the closing lines; the clusters that could not be graded."""
+    seconds = about.seconds
+    scores = index.write_scores(out, done)
+    page = index.write_index(out, done, about)
     missed = sorted((o for o in done if not o.graded), key=lambda o: o.name.casefold())
     rate = len(done) / seconds * 60 if seconds > 0 else 0.0
     summary = f"{PROG}: graded {len(done) - len(missed)} of {len(done)} clusters in {seconds:.1f} s ({rate:.0f}/min)"
@@ -187,9 +202,7 @@ def grade(args: argparse.Namespace, extra: list[str]) -> int:
         summary += f" and {len(missed) - 10} more" if len(missed) > 10 else ""
     progress.say(summary)
     progress.say(f"{PROG}: {scores}, {page}")
-    if interrupted:
-        return EXIT_INTERRUPTED
-    return EXIT_NOT_GRADED if missed else EXIT_GRADED
+    return missed
 
 
 if __name__ == "__main__":

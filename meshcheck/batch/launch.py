@@ -34,7 +34,7 @@ from typing import Protocol
 from meshcheck.batch.inputs import BatchInputError
 
 CRASHED = 70  # a forked child's exit code when it failed outside pytest (os.EX_SOFTWARE)
-NO_TESTS = 5  # pytest's ExitCode.NO_TESTS_COLLECTED
+USAGE, NO_TESTS = 4, 5  # pytest's ExitCode.USAGE_ERROR (the suite's bad input too), NO_TESTS_COLLECTED
 
 
 class Handle(Protocol):
@@ -209,7 +209,10 @@ def _refuse(code: int, output: str) -> None:
         return
     if code == NO_TESTS:
         raise BatchInputError("the options after -- select none of the suite's checks")
-    raise BatchInputError(f"the suite refused the options after --: {error_line(output) or f'exit code {code}'}")
+    said = error_line(output) or f"exit code {code}"
+    if code == USAGE:
+        raise BatchInputError(f"the suite refused the options after --: {said}")
+    raise BatchInputError(f"collecting the suite failed (exit code {code}): {said}")
 
 
 def error_line(output: str) -> str:
