@@ -422,6 +422,7 @@ def load_client(kubeconfig: str | None = None, context: str | None = None) -> tu
             k8s_config.load_incluster_config(client_configuration=configuration)
         except ConfigException as exc:
             raise ConfigError(f"the in-cluster service account cannot be used: {exc}") from None
+        configuration.proxy = configuration.proxy  # read once: see below
         return k8s_client.ApiClient(configuration), "in-cluster"
     path = path or default_path
     if not all(os.path.exists(p) for p in path.split(os.pathsep)):
@@ -434,6 +435,9 @@ def load_client(kubeconfig: str | None = None, context: str | None = None) -> tu
     if missing:
         raise ConfigError(f"kubeconfig {path}: {missing}")
     _load_kubeconfig(path, selection, configuration)
+    # The client reads the environment's proxy settings on every request unless set: read them once, here, so a
+    # request never walks os.environ while pytest changes PYTEST_CURRENT_TEST (a KeyError from <frozen os>).
+    configuration.proxy = configuration.proxy
     return k8s_client.ApiClient(configuration), selection.context
 
 

@@ -236,7 +236,10 @@ def _diagnose(item: pytest.Item, record: CheckRecord, state: RunState) -> None:
                 endpoints = [state.suite.addon(addon)]
         objects = tuple(ref for endpoint in endpoints for ref in addon_objects(endpoint))
     if objects:
-        record.diagnostics = state.diagnoser.diagnose_objects(objects, check=record.check).render_text()
+        try:
+            record.diagnostics = state.diagnoser.diagnose_objects(objects, check=record.check).render_text()
+        except Exception as exc:  # a report's extra must never end the run
+            record.diagnostics = redact(f"diagnostics could not be gathered: {exc.__class__.__name__}: {exc}")
 
 
 def _check_name(item: pytest.Item) -> str:

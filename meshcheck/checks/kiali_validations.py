@@ -19,7 +19,7 @@ def check_validations(validations: Sequence[ObjectValidation], namespace: str) -
     errors = with_severity(validations, "error")
     warnings = with_severity(validations, "warning")
     listed = [f"{v.ref}: {c.describe()}" for v in warnings for c in v.of_severity("warning")]
-    diagnostics = {"objects": len(validations), "errors": [f"{v.ref}: {c.describe()}" for v in errors
+    diagnostics = {"validated": len(validations), "errors": [f"{v.ref}: {c.describe()}" for v in errors
                                                           for c in v.of_severity("error")], "warnings": listed}
     noted = f"; {count(len(listed), 'warning')}: {listing(listed, 3)}" if listed else ""
     if not errors:
