@@ -528,17 +528,7 @@ def _last_time(event: Obj) -> str:
 
 
 def _ago(timestamp: str | None) -> str:
-    seconds = o.age_seconds(timestamp)
-    if seconds is None:
-        return "?"
-    whole = int(seconds)
-    if whole < 120:
-        return f"{whole}s"
-    if whole < 7200:
-        return f"{whole // 60}m"
-    if whole < 172800:
-        return f"{whole // 3600}h"
-    return f"{whole // 86400}d"
+    return o.duration_text(o.age_seconds(timestamp), unknown="?")
 
 
 def _labels(labels: dict[str, str], sep: str = ", ") -> str:

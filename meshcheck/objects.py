@@ -93,6 +93,20 @@ def age_seconds(timestamp: str | None) -> float | None:
     return max(0.0, seconds)
 
 
+def duration_text(seconds: float | None, unknown: str = "an unknown time") -> str:
+    """A person's duration: 45s, 12m, 3h05m, 2d4h."""
+    if seconds is None:
+        return unknown
+    whole = int(seconds)
+    if whole < 120:
+        return f"{whole}s"
+    if whole < 7200:
+        return f"{whole // 60}m"
+    if whole < 172800:
+        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+    return f"{whole // 86400}d{whole % 86400 // 3600}h"
+
+
 def selector_matches(selector: dict[str, str] | None, obj_labels: dict[str, str]) -> bool:
     return bool(selector) and all(obj_labels.get(k) == v for k, v in (selector or {}).items())
 

@@ -89,17 +89,8 @@ def cluster_dns_available(deployments: list[Obj], pods: list[Obj]) -> CheckResul
             "no cluster DNS Deployment in kube-system (labelled k8s-app=kube-dns, or named coredns)",
             "install CoreDNS (kubeadm and kind deploy it as Deployment kube-system/coredns)",
         )
-    dep = found[0]
-    if not o.deployment_available(dep):
-        return fail(
-            "cluster.dns_available",
-            f"Deployment {o.ref(dep)} (cluster DNS) is not available: {o.deployment_state(dep, pods)}",
-            f"see 'kubectl -n kube-system describe deployment {o.name(dep)}' and its pods' logs; every "
-            "Service name in the cluster resolves through it",
-            settled=o.deployment_settled(dep, pods),
-            objects=(f"Deployment/kube-system/{o.name(dep)}",),
-        )
-    return ok("cluster.dns_available", f"Deployment {o.ref(dep)} (cluster DNS) is available")
+    return _available("cluster.dns_available", found[0], pods, " (cluster DNS)",
+                      "; every Service name in the cluster resolves through it")
 
 
 def dashboard_deployed(
@@ -113,16 +104,19 @@ def dashboard_deployed(
             f"no Deployment {' or '.join(names)} in namespace {namespace}",
             "deploy the Kubernetes dashboard (kubectl apply -f the dashboard's recommended.yaml or its Helm chart)",
         )
-    dep = found[0]
+    return _available("cluster.dashboard_deployed", found[0], pods)
+
+
+def _available(check: str, dep: Obj, pods: list[Obj], what: str = "", why: str = "") -> CheckResult:
     if not o.deployment_available(dep):
         return fail(
-            "cluster.dashboard_deployed",
-            f"Deployment {o.ref(dep)} is not available: {o.deployment_state(dep, pods)}",
-            f"see 'kubectl -n {namespace} describe deployment {o.name(dep)}' and its pods' logs",
+            check,
+            f"Deployment {o.ref(dep)}{what} is not available: {o.deployment_state(dep, pods)}",
+            f"see 'kubectl -n {o.namespace(dep)} describe deployment {o.name(dep)}' and its pods' logs{why}",
             settled=o.deployment_settled(dep, pods),
             objects=(ref("Deployment", dep),),
         )
-    return ok("cluster.dashboard_deployed", f"Deployment {o.ref(dep)} is available")
+    return ok(check, f"Deployment {o.ref(dep)}{what} is available")
 
 
 def dashboard_service(services: list[Obj], namespace: str, names: tuple[str, ...]) -> CheckResult:

@@ -89,20 +89,6 @@ def locate(deployments: list[Obj], pods: list[Obj], namespace: str, name: str, c
     return Generator(namespace, name, container, deployment, own[0] if own else None)
 
 
-def _duration(seconds: float | None) -> str:
-    """A person's duration: 45s, 12m, 3h05m, 2d4h."""
-    if seconds is None:
-        return "an unknown time"
-    whole = int(seconds)
-    if whole < 120:
-        return f"{whole}s"
-    if whole < 7200:
-        return f"{whole // 60}m"
-    if whole < 172800:
-        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
-    return f"{whole // 86400}d{whole % 86400 // 3600}h"
-
-
 # --- the generator runs ------------------------------------------------------------------------
 
 
@@ -174,7 +160,8 @@ def _pod_runs(check: str, gen: Generator) -> CheckResult:
             restarts=restarts,
         )
     return ok(check, f"load generator {gen.where} runs Locust (container {gen.container} up for "
-                     f"{_duration(gen.age())}, {count(restarts, 'restart')})", pod=gen.pod_name, restarts=restarts)
+                     f"{o.duration_text(gen.age())}, {count(restarts, 'restart')})", pod=gen.pod_name,
+              restarts=restarts)
 
 
 def _running_init_container(pod: Obj) -> str | None:
@@ -189,7 +176,7 @@ def _last_exit(status: Obj) -> str:
     if not last:
         return ""
     ago = o.age_seconds(last.get("finishedAt"))
-    when = f" {_duration(ago)} ago" if ago is not None else ""
+    when = f" {o.duration_text(ago)} ago" if ago is not None else ""
     return f", last exit {last.get('reason') or 'Error'} (exit code {last.get('exitCode', '?')}){when}"
 
 
@@ -234,7 +221,7 @@ def _no_table(check: str, gen: Generator, reading: LogReading) -> CheckResult:
     return fail(
         check,
         f"Locust in {gen.where} has printed no statistics table yet (no Aggregated row in its last "
-        f"{count(reading.lines, 'log line')}; container {gen.container} up for {_duration(age)}); last line: "
+        f"{count(reading.lines, 'log line')}; container {gen.container} up for {o.duration_text(age)}); last line: "
         f"{reading.last_line[:120]!r}",
         f"a headless Locust prints its table every 2 s: read {gen.logs()} for what keeps it from starting",
         settled=not young,
@@ -262,7 +249,7 @@ def _sends_traffic(gen: Generator, runs: CheckResult, reading: LogReading | None
     if table.at is not None and (now - table.at).total_seconds() > STALE_SECONDS:
         return fail(
             check,
-            f"{where} printed its last table {_duration((now - table.at).total_seconds())} ago "
+            f"{where} printed its last table {o.duration_text((now - table.at).total_seconds())} ago "
             f"({total.requests} requests): it has stopped reporting while its container runs",
             f"Locust hangs: read {gen.logs()} and restart it (kubectl -n {gen.namespace} rollout restart "
             f"deployment {gen.name})",
@@ -273,7 +260,7 @@ def _sends_traffic(gen: Generator, runs: CheckResult, reading: LogReading | None
         if span >= GROWTH_SPAN_SECONDS or total.requests > first.total.requests:
             if total.requests > first.total.requests:
                 return ok(check, f"{where} sent {total.requests - first.total.requests} requests in "
-                                 f"{span:.0f}s ({total.requests} since it started {_duration(age)} ago)",
+                                 f"{span:.0f}s ({total.requests} since it started {o.duration_text(age)} ago)",
                           requests=total.requests, layout=table.layout)
             return fail(
                 check,
@@ -286,14 +273,14 @@ def _sends_traffic(gen: Generator, runs: CheckResult, reading: LogReading | None
     if total.requests == 0 or total.requests < expected:
         return fail(
             check,
-            f"{where} has sent {count(total.requests, 'request')} in {_duration(age)} (a working generator sends "
+            f"{where} has sent {count(total.requests, 'request')} in {o.duration_text(age)} (a working generator sends "
             f"at least {MIN_RATE} a second, {expected:.0f} by now)",
             f"its users send (almost) nothing: read {gen.logs()}, and check the USERS and RATE of Deployment "
             f"{gen.name}",
             settled=not young,
             requests=total.requests,
         )
-    return ok(check, f"{where} has sent {total.requests} requests in {_duration(age)}", requests=total.requests,
+    return ok(check, f"{where} has sent {total.requests} requests in {o.duration_text(age)}", requests=total.requests,
               layout=table.layout)
 
 

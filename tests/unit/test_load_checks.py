@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from meshcheck import objects as o
 from meshcheck.addons.grafana_query import GrafanaAnswer
 from meshcheck.addons.locust import Failure, LogReading, Row, Table, parse_log
 from meshcheck.addons.prometheus import Sample
@@ -244,4 +245,4 @@ def test_own_load_counted_wants_a_fraction_of_what_was_sent():
 
 @pytest.mark.parametrize("seconds, text", [(45, "45s"), (600, "10m"), (7500, "2h05m"), (200000, "2d7h")])
 def test_durations_read_as_people_write_them(seconds, text):
-    assert checks._duration(seconds) == text
+    assert o.duration_text(seconds) == text
