@@ -21,7 +21,7 @@ from meshcheck.redact import redact, redact_obj
 from meshcheck.report import html as html_report
 from meshcheck.report.record import RECORD_ATTR, CheckRecord
 from meshcheck.report.score import Score, score
-from meshcheck.report.summary import About, document, suite_version, write_json
+from meshcheck.report.summary import About, document, suite_version, timestamp, write_json
 from meshcheck.report.text import shorten
 from meshcheck.run import STATE, RunState
 
@@ -112,7 +112,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     write = terminalreporter.write_line
     terminalreporter.section("meshcheck layers")
     write(f"cluster {about.context} ({about.server}): {about.api_requests} API requests; meshcheck "
-          f"{about.suite_version}, rubric {about.rubric}")
+          f"{about.suite_version}, rubric {about.rubric}, started {timestamp(about.started)}")
     write(f"{'layer':<11} {'points':>11} {'passed':>6} {'failed':>6} {'blocked':>7}  first failure")
     for row in run_score.layers:
         if not row.ran:
