@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import tempfile
+import time
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -37,8 +38,6 @@ def finish(config: pytest.Config) -> tuple[About, Score] | None:
 
 
 def _about(state: RunState, config: pytest.Config) -> About:
-    import time
-
     cluster = state.suite.cluster if state.suite else None
     return About(
         context=cluster.name if cluster else "(not connected)",
