@@ -388,3 +388,26 @@ def test_a_timed_out_run_leaves_no_process_behind(batches: dict[str, Batch]) -> 
         pytest.skip("reads running processes from /proc")
     assert batches["folder"].rows["slow"]["status"] == "timeout"
     assert _processes_naming(str(batches["folder"].out)) == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_a_killed_batch_takes_its_runs_with_it(tmp_path: Path) -> None:
+    """SIGKILL leaves the batch no chance to end its runs: each run asked the kernel for SIGTERM when it dies."""
+    folder = tmp_path / "students"
+    folder.mkdir()
+    with SimCluster("healthy", latency=30, workdir=tmp_path / "sim") as slow:
+        assert slow.kubeconfig is not None
+        (folder / "slow.yaml").write_text(slow.kubeconfig.read_text())
+        out = tmp_path / "out-sigkill"
+        batch = subprocess.Popen([sys.executable, "-m", "meshcheck.batch", str(folder), f"--out={out}"],
+                                 cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while not slow.api_requests() and time.monotonic() < deadline:  # the run is under way
+            time.sleep(0.05)
+        assert _processes_naming(str(out))
+        batch.kill()
+        batch.communicate(timeout=30)
+        deadline = time.monotonic() + 15
+        while _processes_naming(str(out)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert _processes_naming(str(out)) == []

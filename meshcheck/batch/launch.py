@@ -19,6 +19,7 @@ in its own ``python -m pytest``, slower and otherwise the same.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import os
 import signal
@@ -34,6 +35,7 @@ from typing import Protocol
 from meshcheck.batch.inputs import BatchInputError
 
 CRASHED = 70  # a forked child's exit code when it failed outside pytest (os.EX_SOFTWARE)
+PR_SET_PDEATHSIG = 1  # linux/prctl.h: the signal a process gets when its parent dies
 USAGE, NO_TESTS = 4, 5  # pytest's ExitCode.USAGE_ERROR (the suite's bad input too), NO_TESTS_COLLECTED
 
 
@@ -114,6 +116,17 @@ class ForkLauncher:
         return ForkHandle(pid)
 
 
+def _end_with_parent() -> None:
+    """Linux: a run gets SIGTERM when the batch dies, even by SIGKILL, which leaves it no chance to end its runs."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() == 1:  # the batch died before prctl took hold
+            os._exit(CRASHED)
+
+
 def _child(args: list[str], log: Path) -> None:
     """One run in the forked child: its own process group, its output in its log, its exit code its own."""
     code = CRASHED
@@ -121,6 +134,7 @@ def _child(args: list[str], log: Path) -> None:
         os.setpgid(0, 0)
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # the parent ends its children itself (Ctrl-C, timeout)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _end_with_parent()
         fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         nothing = os.open(os.devnull, os.O_RDONLY)
         os.dup2(nothing, 0)
