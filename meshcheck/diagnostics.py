@@ -28,7 +28,7 @@ applications wrote, and applications print credentials.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -251,6 +251,17 @@ class Diagnoser:
         found.summary = [redact(line) for line in found.summary]
         return found
 
+    def _once(self, cache: dict[Any, Any], key: Any, read: Callable[[], Any], failed: str) -> Any:
+        """What ``read`` gives, read once per run and counted; a read that fails is kept as the line saying so
+        (``failed``: the reason follows), so a second failure about the same object repeats no request."""
+        if key not in cache:
+            self._requests += 1
+            try:
+                cache[key] = read()
+            except Exception as exc:
+                cache[key] = f"{failed}: {_reason(exc)}"
+        return cache[key]
+
     def _object(self, ref: ObjectRef, found: ObjectDiagnosis) -> Obj | None:
         kind = KINDS.get(ref.kind)
         if kind is None:
@@ -261,13 +272,8 @@ class Diagnoser:
             if obj is None:
                 found.summary.append(f"{ref} does not exist (not in the list this run read)")
             return obj
-        if ref.ref not in self._got:
-            try:
-                self._requests += 1
-                self._got[ref.ref] = self.cluster.get_object(kind, ref.namespace or None, ref.name)
-            except Exception as exc:
-                self._got[ref.ref] = f"{ref} could not be read: {_reason(exc)}"
-        got = self._got[ref.ref]
+        got = self._once(self._got, ref.ref, lambda: self.cluster.get_object(kind, ref.namespace or None, ref.name),
+                         f"{ref} could not be read")
         if isinstance(got, str):
             found.problems.append(got)
             return None
@@ -297,14 +303,9 @@ class Diagnoser:
     def _pods_where(self, namespace: str, selector: dict[str, str], found: ObjectDiagnosis) -> list[Obj]:
         if not selector:
             return []
-        key = f"Pod/{namespace}/?{_labels(selector)}"
-        if key not in self._got:
-            try:
-                self._requests += 1
-                self._got[key] = {"items": self.cluster.list_where(kube.PODS, namespace, _labels(selector, ","))}
-            except Exception as exc:
-                self._got[key] = f"pods in namespace {namespace} could not be read: {_reason(exc)}"
-        got = self._got[key]
+        got = self._once(self._got, f"Pod/{namespace}/?{_labels(selector)}",
+                         lambda: {"items": self.cluster.list_where(kube.PODS, namespace, _labels(selector, ","))},
+                         f"pods in namespace {namespace} could not be read")
         if isinstance(got, str):
             found.problems.append(got)
             return []
@@ -312,13 +313,8 @@ class Diagnoser:
 
     def _events_of(self, ref: ObjectRef, related: Sequence[tuple[str, str]], found: ObjectDiagnosis) -> list[EventLine]:
         namespace = ref.events_namespace
-        if namespace not in self._events:
-            try:
-                self._requests += 1
-                self._events[namespace] = self.cluster.events(namespace, limit=EVENTS_LIMIT)
-            except Exception as exc:
-                self._events[namespace] = f"events in namespace {namespace} could not be read: {_reason(exc)}"
-        read = self._events[namespace]
+        read = self._once(self._events, namespace, lambda: self.cluster.events(namespace, limit=EVENTS_LIMIT),
+                          f"events in namespace {namespace} could not be read")
         if isinstance(read, str):
             found.problems.append(read)
             return []
@@ -333,15 +329,11 @@ class Diagnoser:
         return [_event_line(e) for e in mine[-self.max_events:]]
 
     def _log(self, namespace: str, pod: str, container: str) -> ContainerLog:
-        key = (namespace, pod, container)
-        if key not in self._logs:
-            try:
-                self._requests += 1
-                text = self.cluster.pod_log(namespace, pod, container, tail_lines=self.tail_lines, timestamps=False)
-                self._logs[key] = [_cut(redact(line)) for line in text.splitlines()[-self.tail_lines:]]
-            except Exception as exc:
-                self._logs[key] = f"could not be read: {_reason(exc)}"
-        got = self._logs[key]
+        def read() -> list[str]:
+            text = self.cluster.pod_log(namespace, pod, container, tail_lines=self.tail_lines, timestamps=False)
+            return [_cut(redact(line)) for line in text.splitlines()[-self.tail_lines:]]
+
+        got = self._once(self._logs, (namespace, pod, container), read, "could not be read")
         if isinstance(got, str):
             return ContainerLog(f"{namespace}/{pod}", container, problem=got)
         return ContainerLog(f"{namespace}/{pod}", container, list(got))
