@@ -5,6 +5,7 @@ CSV and folder reading, and exit code 2 with one line for what the batch itself 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import re
@@ -356,23 +357,31 @@ def _processes_naming(fragment: str) -> list[str]:
     return found
 
 
-@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads running processes from /proc")
-def test_sigterm_ends_the_runs_with_the_batch_and_writes_what_finished(tmp_path: Path) -> None:
-    """A cancelled CI job: the batch's runs live in process groups of their own, so the batch kills them."""
+@contextlib.contextmanager
+def _batch_under_way(tmp_path: Path, out: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """A batch of one cluster too slow to finish (30 s per request), its run under way: the batch and its first
+    line. The simulated cluster lives as long as the block does."""
     folder = tmp_path / "students"
     folder.mkdir()
     with SimCluster("healthy", latency=30, workdir=tmp_path / "sim") as slow:
         assert slow.kubeconfig is not None
         (folder / "slow.yaml").write_text(slow.kubeconfig.read_text())
-        out = tmp_path / "out-sigterm"
         batch = subprocess.Popen([sys.executable, "-m", "meshcheck.batch", str(folder), f"--out={out}"],
                                  cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert batch.stdout is not None
         started = batch.stdout.readline()
-        assert "1 clusters from" in started, started
         deadline = time.monotonic() + 30
         while not slow.api_requests() and time.monotonic() < deadline:  # the run is under way
             time.sleep(0.05)
+        yield batch, started
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads running processes from /proc")
+def test_sigterm_ends_the_runs_with_the_batch_and_writes_what_finished(tmp_path: Path) -> None:
+    """A cancelled CI job: the batch's runs live in process groups of their own, so the batch kills them."""
+    out = tmp_path / "out-sigterm"
+    with _batch_under_way(tmp_path, out) as (batch, started):
+        assert "1 clusters from" in started, started
         batch.terminate()
         stdout, stderr = batch.communicate(timeout=30)
     assert batch.returncode == 130, stdout + stderr
@@ -393,17 +402,8 @@ def test_a_timed_out_run_leaves_no_process_behind(batches: dict[str, Batch]) -> 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
 def test_a_killed_batch_takes_its_runs_with_it(tmp_path: Path) -> None:
     """SIGKILL leaves the batch no chance to end its runs: each run asked the kernel for SIGTERM when it dies."""
-    folder = tmp_path / "students"
-    folder.mkdir()
-    with SimCluster("healthy", latency=30, workdir=tmp_path / "sim") as slow:
-        assert slow.kubeconfig is not None
-        (folder / "slow.yaml").write_text(slow.kubeconfig.read_text())
-        out = tmp_path / "out-sigkill"
-        batch = subprocess.Popen([sys.executable, "-m", "meshcheck.batch", str(folder), f"--out={out}"],
-                                 cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 30
-        while not slow.api_requests() and time.monotonic() < deadline:  # the run is under way
-            time.sleep(0.05)
+    out = tmp_path / "out-sigkill"
+    with _batch_under_way(tmp_path, out) as (batch, _):
         assert _processes_naming(str(out))
         batch.kill()
         batch.communicate(timeout=30)
