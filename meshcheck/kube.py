@@ -17,7 +17,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -220,12 +220,7 @@ class Cluster:
     def resources(self, group_version: str = "v1") -> list[Obj]:
         """The resources an API group version serves (its discovery document), read once and shared."""
         path = "/api/v1" if group_version == "v1" else f"/apis/{group_version}"
-        with self._lock:
-            lock = self._key_locks.setdefault(path, threading.Lock())
-        with lock:
-            if path not in self._resources:
-                self._resources[path] = self.get(path, missing_ok=True).get("resources") or []
-            return self._resources[path]
+        return self._shared(self._resources, path, lambda: self.get(path, missing_ok=True).get("resources") or [])
 
     def list(self, kind: Kind, namespace: str | None = None) -> list[Obj]:
         """Every object of a kind (cluster-wide unless ``namespace``), read once and shared.
@@ -233,13 +228,17 @@ class Cluster:
         A kind whose API group the cluster does not serve is simply empty: an absent CRD is an
         answer ("no Istio Gateway"), not an error.
         """
-        key = (kind, namespace)
+        return self._shared(self._lists, (kind, namespace), lambda: self._fetch(kind, namespace))
+
+    def _shared(self, store: dict[Any, list[Obj]], key: Any, fetch: Callable[[], list[Obj]]) -> list[Obj]:
+        """``store[key]``, fetched once however many threads ask at the same time (each key has its own lock,
+        so reads of different keys go on in parallel)."""
         with self._lock:
             lock = self._key_locks.setdefault(key, threading.Lock())
         with lock:
-            if key not in self._lists:
-                self._lists[key] = self._fetch(kind, namespace)
-            return self._lists[key]
+            if key not in store:
+                store[key] = fetch()
+            return store[key]
 
     def list_readable(self, kind: Kind, namespace: str | None = None) -> list[Obj]:
         """``list``, or nothing when the user may not list the kind: for reads that only refine another
