@@ -172,10 +172,7 @@ def pytest_runtest_setup(item: pytest.Item) -> Any:
     layer = layer_of(item)
     if layer is None:
         return (yield)
-    broken = item.config.stash[STATE].broken
-    for needed in layers.prerequisites(layer.name):
-        if needed in broken:
-            pytest.skip(f"blocked by {needed}: {broken[needed]}")
+    item.config.stash[STATE].skip_if_blocked(layers.prerequisites(layer.name))
     try:
         return (yield)
     except SuiteError as exc:

@@ -4,14 +4,14 @@ the fixtures and the reports, so none of them has to import another to read it."
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import pytest
 
 from meshcheck.deploy.plan import Deployment
 from meshcheck.diagnostics import Diagnoser
-from meshcheck.report.record import CheckRecord
+from meshcheck.report.record import BLOCKED_PREFIX, CheckRecord
 from meshcheck.report.score import Score
 from meshcheck.report.summary import About
 from meshcheck.results import CheckResult
@@ -36,6 +36,17 @@ class RunState:
     diagnoser: Diagnoser | None = None  # failures' Events, summaries and logs, sharing reads across the run
     finished: tuple[About, Score] | None = None  # what the reports show, computed once at the session's end
 
+
+    def blocker(self, names: Iterable[str]) -> str | None:
+        """The first of these layers whose failure blocks what rests on it, or None."""
+        return next((name for name in names if name in self.broken), None)
+
+    def skip_if_blocked(self, names: Iterable[str]) -> None:
+        """Skip the running check as blocked by the first of these layers that is broken: in the one form
+        (``blocked by LAYER: ITS FAILURE``) the records and reports read (``report.record.parse_blocked``)."""
+        blocker = self.blocker(names)
+        if blocker is not None:
+            pytest.skip(f"{BLOCKED_PREFIX}{blocker}: {self.broken[blocker]}")
 
 
 STATE = pytest.StashKey[RunState]()

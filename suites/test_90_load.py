@@ -51,10 +51,10 @@ class Reads:
 
 @pytest.fixture(scope="module")
 def reads(suite, profile, boutique_namespace, load_options, request) -> Iterator[Reads]:
-    broken = request.config.stash[STATE].broken
+    state = request.config.stash[STATE]
 
     def blocked(layer: str) -> bool:
-        return any(needed in broken for needed in (layer, *layers.prerequisites(layer)))
+        return state.blocker((layer, *layers.prerequisites(layer))) is not None
 
     settings = profile.load
     reader = GeneratorReader(suite.cluster, boutique_namespace, settings.get("generator", "loadgenerator"),
